@@ -1,0 +1,3 @@
+#![no_main]
+// Fuzzes the `dht` decoder: see o7s_wire::decoders.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| (o7s_wire::decoders::by_name("dht").expect("registered").run)(data));

@@ -1,0 +1,57 @@
+//! `o7s-bench <what>`: o7s's benchmarks as commands. Each prints a readable
+//! table and ends with one line of JSON holding its figures.
+//!
+//! | command | measures |
+//! |---|---|
+//! | `mem` | packets streamed from one process to another through the shared pool and a ring |
+//!
+//! Micro-benchmarks of single operations are criterion benches
+//! (`cargo bench -p o7s-bench`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod mem;
+
+#[derive(Parser)]
+#[command(
+    name = "o7s-bench",
+    version,
+    about = "o7s benchmarks: each prints a table, then one line of JSON"
+)]
+struct Cli {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Stream packets from a producer process to a consumer process through
+    /// the shared packet pool and an SPSC ring, as an application's flow
+    /// writes reach the dataplane: copy the payload into a pool buffer, hand
+    /// the buffer over, read it on the other side, free it.
+    Mem(mem::Args),
+    /// The consumer side of `mem` (started by `mem` itself).
+    #[command(hide = true)]
+    MemSink(mem::SinkArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.what {
+        What::Mem(args) => mem::run(&args),
+        What::MemSink(args) => mem::sink(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("o7s-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use crossbeam_queue::ArrayQueue;
 use o7s_mem::{Buf, Desc, Pool, PoolConfig, Ring};
 
 const BATCH: usize = 64;
@@ -63,6 +64,12 @@ fn alloc_free(c: &mut Criterion) {
             cache.alloc_burst(&mut burst, BATCH);
             cache.free_burst(black_box(&mut burst));
         })
+    });
+
+    // Baseline: the system allocator (glibc malloc) for a 2 KiB buffer.
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("baseline: malloc+free 2 KiB, same core", |b| {
+        b.iter(|| drop(black_box(Vec::<u8>::with_capacity(black_box(2048)))))
     });
 
     // Working set larger than a cache: every burst goes through the shared
@@ -167,6 +174,16 @@ fn ring(c: &mut Criterion) {
             })
         });
     }
+    // Baseline: crossbeam's bounded queue (in-process only; it cannot live
+    // in shared memory, which is why the rings are our own).
+    let queue = Arc::new(ArrayQueue::<u64>::new(1024));
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("baseline: crossbeam ArrayQueue single, same core", |b| {
+        b.iter(|| {
+            let _ = queue.push(black_box(7));
+            black_box(queue.pop());
+        })
+    });
     if let Some((here, there)) = cores() {
         core_affinity::set_for_current(here);
         for (name, batch) in [("single, cross core", 1), ("batch 64, cross core", BATCH)] {
@@ -175,8 +192,33 @@ fn ring(c: &mut Criterion) {
                 b.iter_custom(|iters| cross_core_ring(&ring, there, batch, iters))
             });
         }
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("baseline: crossbeam ArrayQueue single, cross core", |b| {
+            b.iter_custom(|iters| cross_core_queue(&queue, there, iters))
+        });
     }
     g.finish();
+}
+
+fn cross_core_queue(queue: &Arc<ArrayQueue<u64>>, there: core_affinity::CoreId, iters: u64) -> Duration {
+    let peer = {
+        let queue = Arc::clone(queue);
+        std::thread::spawn(move || {
+            core_affinity::set_for_current(there);
+            let mut seen = 0;
+            while seen < iters {
+                seen += u64::from(queue.pop().is_some());
+            }
+            Instant::now()
+        })
+    };
+    let start = Instant::now();
+    for i in 0..iters {
+        while queue.push(i).is_err() {
+            std::hint::spin_loop();
+        }
+    }
+    peer.join().expect("peer") - start
 }
 
 /// Pushes `iters` batches from this core; a peer on the other core pops

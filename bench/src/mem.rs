@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use o7s_mem::{Buf, Pool, PoolConfig, Ring, Wait, handoff};
+use o7s_mem::{Backing, Buf, PageKind, Pool, PoolConfig, Ring, Wait, handoff};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -52,6 +52,7 @@ pub struct SinkArgs {
 
 struct Row {
     size: usize,
+    pages: PageKind,
     packets: u64,
     seconds: f64,
 }
@@ -94,22 +95,27 @@ pub fn run(args: &Args) -> Result<()> {
         [a] => (Some(*a), None),
         [] => (None, None),
     };
-    let pool = Pool::create(
-        "o7s-bench-mem",
-        PoolConfig {
-            count: 16384,
-            ..PoolConfig::default()
-        },
-    )?;
+    // The pool as routers run it (hugepages when reserved) and, as the
+    // baseline in the same run, the same pool on 4 KiB pages.
+    let config = |backing| PoolConfig {
+        count: 16384,
+        backing,
+        ..PoolConfig::default()
+    };
+    let mut pools = vec![Pool::create("o7s-bench-mem", config(Backing::Auto))?];
+    if pools[0].pages() == PageKind::Huge2M {
+        pools.push(Pool::create("o7s-bench-mem-4k", config(Backing::Base))?);
+    } else {
+        println!("no hugepages reserved (/proc/sys/vm/nr_hugepages): measuring 4 KiB pages only");
+    }
     if let Some(core) = here {
         core_affinity::set_for_current(core);
     }
     println!(
-        "o7s-bench mem: {} packets per size, pool {} x {} B on {}, ring {} entries, burst {}, cores {:?} -> {:?}",
+        "o7s-bench mem: {} packets per size, pool {} x {} B, ring {} entries, burst {}, cores {:?} -> {:?}",
         args.packets,
-        pool.count(),
-        pool.buf_size(),
-        pool.pages(),
+        pools[0].count(),
+        pools[0].buf_size(),
         args.ring,
         args.burst,
         here.map(|c| c.id),
@@ -117,32 +123,39 @@ pub fn run(args: &Args) -> Result<()> {
     );
     let mut rows = Vec::new();
     for &size in &args.sizes {
-        let row = stream(&pool, args, size, there)?;
-        println!("  {size:>5} B: {:.2} Mpps", row.mpps());
-        rows.push(row);
+        for pool in &pools {
+            let row = stream(pool, args, size, there)?;
+            println!("  {size:>5} B on {}: {:.2} Mpps", row.pages, row.mpps());
+            rows.push(row);
+        }
     }
 
     println!();
     println!(
-        "{:>8} {:>10} {:>10} {:>10} {:>12}",
-        "payload", "packets", "Mpps", "Gbit/s", "ns/packet"
+        "{:>8} {:>16} {:>10} {:>8} {:>8} {:>10} {:>12}",
+        "payload", "pages", "packets", "Mpps", "Gbit/s", "ns/packet", "vs 4 KiB"
     );
     for r in &rows {
+        let base = rows.iter().find(|b| b.size == r.size && b.pages == PageKind::Base4K);
+        let ratio = base.map_or("-".to_string(), |b| format!("{:.2}x", r.mpps() / b.mpps()));
         println!(
-            "{:>6} B {:>10} {:>10.2} {:>10.2} {:>12.1}",
+            "{:>6} B {:>16} {:>10} {:>8.2} {:>8.2} {:>10.1} {:>12}",
             r.size,
+            r.pages.to_string(),
             r.packets,
             r.mpps(),
             r.gbps(),
-            r.ns_per_packet()
+            r.ns_per_packet(),
+            ratio
         );
     }
     let figures: Vec<String> = rows
         .iter()
         .map(|r| {
             format!(
-                "{{\"payload\":{},\"packets\":{},\"mpps\":{:.3},\"gbps\":{:.3},\"ns_per_packet\":{:.2}}}",
+                "{{\"payload\":{},\"pages\":\"{}\",\"packets\":{},\"mpps\":{:.3},\"gbps\":{:.3},\"ns_per_packet\":{:.2}}}",
                 r.size,
+                if r.pages == PageKind::Huge2M { "2M" } else { "4K" },
                 r.packets,
                 r.mpps(),
                 r.gbps(),
@@ -151,8 +164,7 @@ pub fn run(args: &Args) -> Result<()> {
         })
         .collect();
     println!(
-        "{{\"bench\":\"mem\",\"pages\":\"{}\",\"burst\":{},\"ring\":{},\"results\":[{}]}}",
-        pool.pages(),
+        "{{\"bench\":\"mem\",\"burst\":{},\"ring\":{},\"results\":[{}]}}",
         args.burst,
         args.ring,
         figures.join(",")
@@ -224,6 +236,7 @@ fn stream(pool: &Pool, args: &Args, size: usize, core: Option<usize>) -> Result<
     }
     Ok(Row {
         size,
+        pages: pool.pages(),
         packets: args.packets,
         seconds: elapsed.as_secs_f64(),
     })

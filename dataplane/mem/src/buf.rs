@@ -123,6 +123,14 @@ impl Buf {
     pub(crate) fn desc(&self) -> Desc {
         Desc::new(self.idx, self.head, self.len)
     }
+
+    /// Gives the buffer up as a descriptor, for handing it to a device (an
+    /// AF_XDP ring, io_uring) that returns it later; the slot stays its
+    /// holder, and [`PoolCache::claim`](crate::PoolCache::claim) turns the
+    /// descriptor back into a `Buf`.
+    pub fn into_desc(self) -> Desc {
+        self.desc()
+    }
 }
 
 /// A buffer in transit between processes: index, head offset and length

@@ -610,6 +610,34 @@ impl PoolCache {
         }
     }
 
+    /// Takes back a buffer this cache's slot handed to a device as a
+    /// [`Desc`] (see [`Buf::into_desc`]), after checking that the device
+    /// named a real buffer, within bounds, that this slot holds.
+    pub fn claim(&mut self, desc: Desc) -> Result<Buf, DescError> {
+        let claimed = self.pool.claim_desc(desc, self.slot);
+        match claimed {
+            Err(DescError::BadIndex) => self.stats.bad_index += 1,
+            Err(DescError::BadBounds) => self.stats.bad_bounds += 1,
+            Err(DescError::NotHanded) => self.stats.not_handed += 1,
+            Ok(_) => {}
+        }
+        claimed
+    }
+
+    /// Gives `buf` to a device as a [`Desc`], like [`Buf::into_desc`], but
+    /// first makes this cache's slot its holder if another cache of this
+    /// process held it (a frame received on one worker and sent by
+    /// another), so that [`claim`](Self::claim) on this cache takes it back
+    /// when the device returns it.
+    pub fn lend(&mut self, buf: Buf) -> Desc {
+        let owner = self.pool.ring().owner(buf.idx);
+        let held = Owner::Held(self.slot).encode();
+        if owner.load(Ordering::Relaxed) != held {
+            owner.store(held, Ordering::Relaxed);
+        }
+        buf.into_desc()
+    }
+
     /// Buffers sitting in this cache.
     pub fn cached(&self) -> usize {
         self.stack.len()
@@ -656,14 +684,9 @@ impl PoolCache {
                 break;
             }
             for &d in &descs[..n] {
-                match self.pool.claim_desc(d, self.slot) {
-                    Ok(buf) => {
-                        out.push(buf);
-                        got += 1;
-                    }
-                    Err(DescError::BadIndex) => self.stats.bad_index += 1,
-                    Err(DescError::BadBounds) => self.stats.bad_bounds += 1,
-                    Err(DescError::NotHanded) => self.stats.not_handed += 1,
+                if let Ok(buf) = self.claim(d) {
+                    out.push(buf);
+                    got += 1;
                 }
             }
         }
@@ -855,6 +878,22 @@ mod tests {
         });
         let stats = pool.stats();
         assert_eq!((stats.free, stats.held(), stats.corrupt), (1000, 0, 0));
+    }
+
+    #[test]
+    fn a_buffer_lent_to_a_device_comes_back_only_to_the_lending_cache() {
+        let pool = Pool::create("pool-test", small()).unwrap();
+        let mut rx_worker = pool.cache().unwrap();
+        let mut tx_worker = pool.cache().unwrap();
+        let mut b = rx_worker.alloc().unwrap();
+        b.append(60).unwrap();
+        let desc = tx_worker.lend(b);
+        assert_eq!(rx_worker.claim(desc), Err(DescError::NotHanded));
+        let back = tx_worker.claim(desc).unwrap();
+        assert_eq!((back.head(), back.len()), (256, 60));
+        tx_worker.free(back);
+        drop((rx_worker, tx_worker));
+        assert_eq!(pool.stats().free, 1000);
     }
 
     #[test]

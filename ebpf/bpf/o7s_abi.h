@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR LGPL-2.1-only */
+/*
+ * Map layouts shared between the XDP programs and the Rust loader
+ * (ebpf/src/abi.rs mirrors every definition here; its unit tests pin the
+ * sizes and indices, so change both files together).
+ *
+ *   o7s_cfg    ARRAY[1]          struct o7s_cfg, host byte order
+ *   o7s_stats  PERCPU_ARRAY[6]   __u64 per counter, indexed by enum o7s_stat
+ *   xsks       XSKMAP[64]        rx queue index -> AF_XDP socket
+ */
+#ifndef O7S_ABI_H
+#define O7S_ABI_H
+
+#include <linux/types.h>
+
+/* What the steering program uses when o7s_cfg holds zeros (not written). */
+#define O7S_DEFAULT_ETHERTYPE 0xA000
+#define O7S_DEFAULT_UDP_PORT 3435
+
+/* One XSKMAP slot per rx queue; frames from a queue >= this are passed. */
+#define O7S_MAX_QUEUES 64
+
+/*
+ * Written by the loader in *host* byte order, as plain numbers: the program
+ * converts the packet's fields with bpf_ntohs() before comparing, so neither
+ * side has to remember which fields are already swapped.
+ */
+struct o7s_cfg {
+	__u16 ethertype;
+	__u16 udp_port;
+	__u32 flags; /* O7S_CFG_* */
+};
+
+/*
+ * Leave UDP to the kernel: for interfaces whose UDP shim traffic is served
+ * by a kernel socket (the io_uring backend), not by the AF_XDP socket.
+ */
+#define O7S_CFG_NO_UDP 0x1
+
+/*
+ * "matched" frames are the o7s ones (Ethertype or UDP port); they are handed
+ * to bpf_redirect_map(). Whether the redirect happened depends on an AF_XDP
+ * socket being registered for the frame's rx queue: if none is, the helper
+ * returns the fallback XDP_PASS and the frame is counted as NO_XSK_*. So
+ * matched = REDIRECTED_* + NO_XSK_*.
+ */
+enum o7s_stat {
+	O7S_STAT_REDIRECTED_ETH = 0, /* o7s Ethertype, sent to an XSK */
+	O7S_STAT_REDIRECTED_UDP = 1, /* UDP to the o7s port, sent to an XSK */
+	O7S_STAT_NO_XSK_ETH = 2,     /* o7s Ethertype, no XSK on the queue: passed */
+	O7S_STAT_NO_XSK_UDP = 3,     /* o7s UDP, no XSK on the queue: passed */
+	O7S_STAT_PASSED = 4,         /* not o7s: passed to the kernel stack */
+	O7S_STAT_MALFORMED = 5,      /* headers truncated or invalid: passed */
+	O7S_STAT_COUNT = 6,
+};
+
+#endif /* O7S_ABI_H */

@@ -1,0 +1,316 @@
+//! [`Steering`]: the `o7s_steer` program on an o7s port, which hands o7s
+//! frames to the AF_XDP socket of the rx queue they arrived on and passes
+//! the rest of the traffic to the kernel.
+//!
+//! ```text
+//!   frame --> o7s Ethertype? ------------------------> xsks[rx_queue] --> dataplane (eth-dix shim)
+//!         \-> IPv4/IPv6 UDP to the o7s port? --------> xsks[rx_queue] --> dataplane (udp shim)
+//!         \-> anything else (ARP, ND, TCP, VLAN, ...) --> kernel
+//!   (an empty xsks[rx_queue] also means: kernel)
+//! ```
+
+use std::{
+    fmt,
+    os::fd::{AsFd, AsRawFd},
+};
+
+use aya::maps::{Array, MapData, PerCpuArray, XskMap};
+use tracing::debug;
+
+use crate::{
+    AttachMode, EbpfError, Result,
+    abi::{self, Stat},
+    xdp::{self, ActiveMode, XdpAttachment},
+};
+
+/// The Ethertype o7s uses unless configured otherwise (as the reference
+/// prototype's eth-dix shim does).
+pub const DEFAULT_ETHERTYPE: u16 = abi::DEFAULT_ETHERTYPE;
+/// The UDP port o7s uses unless configured otherwise.
+pub const DEFAULT_UDP_PORT: u16 = abi::DEFAULT_UDP_PORT;
+/// The AF_XDP socket map has a slot per rx queue `0..MAX_QUEUES`; frames on
+/// higher queues always go to the kernel.
+pub const MAX_QUEUES: u32 = abi::MAX_QUEUES;
+
+const OBJECT: &str = "steer.bpf.o";
+const PROGRAM: &str = "o7s_steer";
+static BYTES: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/steer.bpf.o"));
+
+/// What the steering program matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SteeringConfig {
+    /// The eth-dix shim's Ethertype, `0x0600..=0xfffe`.
+    pub ethertype: u16,
+    /// The UDP shim's destination port (IPv4 and IPv6), not 0.
+    pub udp_port: u16,
+    /// Steer UDP to the port too; off when a kernel socket (the io_uring
+    /// backend) serves the UDP shim on this interface.
+    pub steer_udp: bool,
+    /// How to attach.
+    pub mode: AttachMode,
+}
+
+impl Default for SteeringConfig {
+    fn default() -> Self {
+        Self {
+            ethertype: DEFAULT_ETHERTYPE,
+            udp_port: DEFAULT_UDP_PORT,
+            steer_udp: true,
+            mode: AttachMode::Auto,
+        }
+    }
+}
+
+impl SteeringConfig {
+    /// Refuses values the program could not match meaningfully.
+    pub fn validate(&self) -> Result<()> {
+        if !(0x0600..=0xfffe).contains(&self.ethertype) {
+            return Err(EbpfError::InvalidEthertype(self.ethertype));
+        }
+        if self.udp_port == 0 {
+            return Err(EbpfError::InvalidUdpPort);
+        }
+        Ok(())
+    }
+}
+
+/// The steering program's counters, summed over all CPUs since it was
+/// attached.
+///
+/// A frame is *matched* when it is o7s (Ethertype or UDP port); a matched
+/// frame is *redirected* when an AF_XDP socket is registered for its rx
+/// queue, and counted under `no_xsk_*` (and passed to the kernel) when not.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SteeringStats {
+    /// o7s Ethertype frames delivered to an AF_XDP socket.
+    pub redirected_eth: u64,
+    /// o7s UDP datagrams delivered to an AF_XDP socket.
+    pub redirected_udp: u64,
+    /// o7s Ethertype frames passed to the kernel: no socket on their queue.
+    pub no_xsk_eth: u64,
+    /// o7s UDP datagrams passed to the kernel: no socket on their queue.
+    pub no_xsk_udp: u64,
+    /// Other traffic, passed to the kernel.
+    pub passed: u64,
+    /// Frames with truncated or invalid headers, passed to the kernel (which
+    /// drops and counts them by its own rules).
+    pub malformed: u64,
+}
+
+impl SteeringStats {
+    /// o7s Ethertype frames seen, redirected or not.
+    pub fn matched_eth(&self) -> u64 {
+        self.redirected_eth + self.no_xsk_eth
+    }
+
+    /// o7s UDP datagrams seen, redirected or not.
+    pub fn matched_udp(&self) -> u64 {
+        self.redirected_udp + self.no_xsk_udp
+    }
+
+    /// Every frame the program ran on.
+    pub fn total(&self) -> u64 {
+        self.matched_eth() + self.matched_udp() + self.passed + self.malformed
+    }
+
+    fn slot(&mut self, stat: Stat) -> &mut u64 {
+        match stat {
+            Stat::RedirectedEth => &mut self.redirected_eth,
+            Stat::RedirectedUdp => &mut self.redirected_udp,
+            Stat::NoXskEth => &mut self.no_xsk_eth,
+            Stat::NoXskUdp => &mut self.no_xsk_udp,
+            Stat::Passed => &mut self.passed,
+            Stat::Malformed => &mut self.malformed,
+        }
+    }
+}
+
+/// The steering program attached to one interface. Dropping it detaches the
+/// program (and releases the AF_XDP socket map, so registered sockets stop
+/// receiving).
+pub struct Steering {
+    // First field: dropped (detached) before the maps it uses.
+    xdp: XdpAttachment,
+    config: SteeringConfig,
+    xsks: XskMap<MapData>,
+    stats: PerCpuArray<MapData, u64>,
+}
+
+impl fmt::Debug for Steering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // aya's map handles have no Debug; the attachment says what matters.
+        f.debug_struct("Steering")
+            .field("xdp", &self.xdp)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Steering {
+    /// Loads `o7s_steer`, writes `config` into it and attaches it to
+    /// `ifname` (resolved in the calling thread's network namespace).
+    pub fn attach(ifname: &str, config: SteeringConfig) -> Result<Self> {
+        config.validate()?;
+        let ifindex = xdp::ifindex(ifname)?;
+        let mut bpf = xdp::load_object(OBJECT, BYTES)?;
+        let mut take = |name: &'static str| {
+            bpf.take_map(name).ok_or(EbpfError::Missing {
+                object: OBJECT,
+                kind: "map",
+                name,
+            })
+        };
+        let cfg = take(abi::MAP_CONFIG)?;
+        let xsks = take(abi::MAP_XSKS)?;
+        let stats = take(abi::MAP_STATS)?;
+
+        let mut cfg: Array<MapData, abi::ConfigValue> =
+            Array::try_from(cfg).map_err(|e| EbpfError::map(abi::MAP_CONFIG, "open", e))?;
+        cfg.set(
+            0,
+            abi::config_value(
+                config.ethertype,
+                config.udp_port,
+                if config.steer_udp { 0 } else { abi::CFG_NO_UDP },
+            ),
+            0,
+        )
+        .map_err(|e| EbpfError::map(abi::MAP_CONFIG, "write config", e))?;
+        let xsks = XskMap::try_from(xsks).map_err(|e| EbpfError::map(abi::MAP_XSKS, "open", e))?;
+        let stats = PerCpuArray::try_from(stats).map_err(|e| EbpfError::map(abi::MAP_STATS, "open", e))?;
+
+        let xdp = XdpAttachment::attach(bpf, OBJECT, PROGRAM, (ifname, ifindex), config.mode)?;
+        Ok(Self {
+            xdp,
+            config,
+            xsks,
+            stats,
+        })
+    }
+
+    /// The mode the program got (in [`AttachMode::Auto`]: native unless the
+    /// driver refused it).
+    pub fn mode(&self) -> ActiveMode {
+        self.xdp.mode()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> SteeringConfig {
+        self.config
+    }
+
+    /// The interface the program is attached to.
+    pub fn ifname(&self) -> &str {
+        self.xdp.ifname()
+    }
+
+    /// Its index (in the namespace it was attached from).
+    pub fn ifindex(&self) -> u32 {
+        self.xdp.ifindex()
+    }
+
+    /// The kernel's id of the program (`ip link` shows `prog/xdp id N`).
+    pub fn program_id(&self) -> Result<u32> {
+        self.xdp.program_id()
+    }
+
+    /// Sends the o7s frames of rx `queue` to `socket`, an AF_XDP socket
+    /// bound to this interface and queue (the kernel refuses anything else
+    /// with `EOPNOTSUPP`). The map holds its own reference to the socket
+    /// until [`unregister_xsk`](Self::unregister_xsk) or drop.
+    pub fn register_xsk(&mut self, queue: u32, socket: impl AsFd) -> Result<()> {
+        self.check_queue(queue)?;
+        let fd = socket.as_fd();
+        self.xsks
+            .set(queue, fd, 0)
+            .map_err(|e| EbpfError::map(abi::MAP_XSKS, format!("register the AF_XDP socket of queue {queue}"), e))?;
+        debug!(ifname = %self.ifname(), queue, fd = fd.as_raw_fd(), "AF_XDP socket registered");
+        Ok(())
+    }
+
+    /// Stops steering the frames of rx `queue` to a socket: they go to the
+    /// kernel again. Unregistering an empty slot is not an error.
+    pub fn unregister_xsk(&mut self, queue: u32) -> Result<()> {
+        self.check_queue(queue)?;
+        match self.xsks.unset(queue) {
+            Ok(()) => {}
+            Err(e) if crate::error::map_errno(&e) == Some(libc::ENOENT) => {}
+            Err(e) => {
+                return Err(EbpfError::map(
+                    abi::MAP_XSKS,
+                    format!("unregister the AF_XDP socket of queue {queue}"),
+                    e,
+                ));
+            }
+        }
+        debug!(ifname = %self.ifname(), queue, "AF_XDP socket unregistered");
+        Ok(())
+    }
+
+    /// The counters, summed over CPUs.
+    pub fn stats(&self) -> Result<SteeringStats> {
+        let mut sum = SteeringStats::default();
+        for stat in Stat::ALL {
+            let per_cpu = self
+                .stats
+                .get(&(stat as u32), 0)
+                .map_err(|e| EbpfError::map(abi::MAP_STATS, format!("read counter {stat:?}"), e))?;
+            *sum.slot(stat) = per_cpu.iter().sum();
+        }
+        Ok(sum)
+    }
+
+    fn check_queue(&self, queue: u32) -> Result<()> {
+        if queue >= MAX_QUEUES {
+            return Err(EbpfError::QueueOutOfRange {
+                queue,
+                slots: MAX_QUEUES,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(ethertype: u16, udp_port: u16) -> SteeringConfig {
+        SteeringConfig {
+            ethertype,
+            udp_port,
+            steer_udp: true,
+            mode: AttachMode::Auto,
+        }
+    }
+
+    #[test]
+    fn default_config_is_valid() {
+        assert_eq!(SteeringConfig::default().validate().ok(), Some(()));
+    }
+
+    #[test]
+    fn ethertypes_outside_ethernet_ii_are_refused() {
+        for bad in [0x0000, 0x0100, 0x05ff, 0xffff] {
+            assert!(matches!(config(bad, 3435).validate(), Err(EbpfError::InvalidEthertype(e)) if e == bad));
+        }
+        for good in [0x0600, 0x88b5, 0xa000, 0xfffe] {
+            assert_eq!(config(good, 3435).validate().ok(), Some(()), "{good:#06x}");
+        }
+    }
+
+    #[test]
+    fn udp_port_zero_is_refused() {
+        assert!(matches!(config(0xa000, 0).validate(), Err(EbpfError::InvalidUdpPort)));
+    }
+
+    #[test]
+    fn embedded_object_holds_the_program_and_maps() {
+        // Parsing the ELF needs no privileges; creating maps does, so only
+        // the object's symbols are checked here.
+        let text = String::from_utf8_lossy(BYTES);
+        for name in [PROGRAM, abi::MAP_CONFIG, abi::MAP_XSKS, abi::MAP_STATS] {
+            assert!(text.contains(name), "{name} missing from {OBJECT}");
+        }
+    }
+}

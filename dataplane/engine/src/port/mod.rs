@@ -1,0 +1,108 @@
+//! I/O backends behind one trait.
+//!
+//! A [`Port`] moves whole frames between the wire (or another process) and
+//! pool buffers, in bursts. Frames arrive in buffers of the shared pool with
+//! the frame's first octet at `buf.head()`; frames to send are handed over
+//! the same way and the port frees their buffers once the device is done
+//! with them. Every call does a bounded amount of work and never blocks:
+//! the worker that owns the port polls it.
+//!
+//! | backend | module | frames it carries |
+//! |---|---|---|
+//! | AF_XDP (UMEM = the pool) | `xsk` | Ethernet frames steered by the XDP program |
+//! | io_uring UDP socket | `uring` | UDP payloads (the UDP shim: 4-octet EID + SDU) |
+//! | AF_PACKET with mmap rings | `packet` | Ethernet frames of one Ethertype (fallback) |
+//! | local | `local` | frames between ports of one system, over shared rings |
+
+pub mod local;
+pub mod packet;
+pub mod uring;
+pub mod xdp;
+
+use o7s_mem::{Buf, PoolCache};
+
+/// What kind of backend a port is, and how it runs (for logs and `irm`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortKind {
+    AfXdp {
+        zero_copy: bool,
+        rx_ring: u32,
+        tx_ring: u32,
+        fill_ring: u32,
+        comp_ring: u32,
+    },
+    Uring {
+        entries: u32,
+        buffers: u32,
+    },
+    AfPacket {
+        frames: u32,
+        frame_size: u32,
+    },
+    Local,
+}
+
+impl std::fmt::Display for PortKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PortKind::AfXdp {
+                zero_copy,
+                rx_ring,
+                tx_ring,
+                fill_ring,
+                comp_ring,
+            } => write!(
+                f,
+                "AF_XDP {} (rx {rx_ring}, tx {tx_ring}, fill {fill_ring}, comp {comp_ring})",
+                if *zero_copy { "zero-copy" } else { "copy" }
+            ),
+            PortKind::Uring { entries, buffers } => write!(f, "io_uring UDP ({entries} entries, {buffers} buffers)"),
+            PortKind::AfPacket { frames, frame_size } => write!(f, "AF_PACKET mmap ({frames} x {frame_size} B)"),
+            PortKind::Local => f.write_str("local"),
+        }
+    }
+}
+
+/// A port's identity and shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortInfo {
+    /// Interface or port name.
+    pub name: String,
+    pub kind: PortKind,
+    /// Largest frame the port sends or receives, in octets.
+    pub mtu: usize,
+}
+
+/// An I/O backend.
+pub trait Port: Send {
+    /// Receives up to `max` frames, appending them to `out`; returns how
+    /// many. Buffers come from (and stay accounted to) `cache`'s slot.
+    fn rx_burst(&mut self, cache: &mut PoolCache, out: &mut Vec<Buf>, max: usize) -> usize;
+
+    /// Queues frames from the front of `frames` for transmission and
+    /// returns how many it took; those it did not take stay in `frames`
+    /// (the caller drops and counts them, or retries). Buffers of completed
+    /// transmissions go back to `cache`.
+    fn tx_burst(&mut self, cache: &mut PoolCache, frames: &mut Vec<Buf>) -> usize;
+
+    /// Queues datagrams each with its own destination (UDP ports); same
+    /// contract as [`tx_burst`](Port::tx_burst). Ports without addressing
+    /// take nothing.
+    fn tx_burst_to(&mut self, _cache: &mut PoolCache, _frames: &mut Vec<(Buf, std::net::SocketAddr)>) -> usize {
+        0
+    }
+
+    /// Housekeeping between bursts: reap completions, refill receive
+    /// buffers, kick the kernel when it asked to be woken.
+    fn poll(&mut self, cache: &mut PoolCache);
+
+    /// Frames queued for transmission and not yet sent: drives mb-ECN
+    /// marking (PROTOCOL.md §9).
+    fn tx_queue_len(&self) -> usize;
+
+    fn info(&self) -> &PortInfo;
+
+    /// Returns every buffer the port holds to `cache` (before the port is
+    /// dropped, so none is left accounted to the worker's slot).
+    fn drain(&mut self, cache: &mut PoolCache);
+}

@@ -1,0 +1,138 @@
+//! The AF_XDP backend: an XDP steering program on the interface sends o7s
+//! frames to an AF_XDP socket whose UMEM is the shared pool; everything else
+//! goes on to the kernel (ping, ARP and SSH keep working on the port).
+
+use o7s_ebpf::{AttachMode, Steering, SteeringConfig};
+use o7s_mem::{Buf, PoolCache};
+use o7s_xsk::{Mode, Umem, XskConfig, XskError, XskSocket};
+
+use super::{Port, PortInfo, PortKind};
+
+/// Why an AF_XDP port could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum XdpPortError {
+    #[error("XDP steering on {ifname}: {source}")]
+    Steering {
+        ifname: String,
+        #[source]
+        source: o7s_ebpf::EbpfError,
+    },
+    #[error(transparent)]
+    Socket(#[from] XskError),
+}
+
+/// One (interface, queue): steering program plus AF_XDP socket.
+#[derive(Debug)]
+pub struct XdpPort {
+    info: PortInfo,
+    queue: u32,
+    steering: Steering,
+    sock: Option<XskSocket>,
+    fill_size: usize,
+}
+
+impl XdpPort {
+    /// Attaches steering to `ifname` (in this thread's namespace) and binds
+    /// a socket on `queue` over `umem`.
+    pub fn open(
+        umem: &Umem,
+        ifname: &str,
+        queue: u32,
+        steer: SteeringConfig,
+        mtu: usize,
+    ) -> Result<XdpPort, XdpPortError> {
+        let sock = XskSocket::new(umem, ifname, queue, XskConfig::default())?;
+        let mut steering = Steering::attach(ifname, steer).map_err(|source| XdpPortError::Steering {
+            ifname: ifname.into(),
+            source,
+        })?;
+        steering
+            .register_xsk(queue, sock.fd())
+            .map_err(|source| XdpPortError::Steering {
+                ifname: ifname.into(),
+                source,
+            })?;
+        let i = sock.info();
+        let kind = PortKind::AfXdp {
+            zero_copy: i.mode == Mode::ZeroCopy,
+            rx_ring: i.rx_size,
+            tx_ring: i.tx_size,
+            fill_ring: i.fill_size,
+            comp_ring: i.comp_size,
+        };
+        tracing::info!(ifname, queue, xdp = %steering.mode(), socket = %kind, "AF_XDP port open");
+        let fill_size = i.fill_size as usize;
+        Ok(XdpPort {
+            info: PortInfo {
+                name: ifname.into(),
+                kind,
+                mtu,
+            },
+            queue,
+            steering,
+            sock: Some(sock),
+            fill_size,
+        })
+    }
+
+    /// The XDP program's attach mode.
+    pub fn xdp_mode(&self) -> o7s_ebpf::ActiveMode {
+        self.steering.mode()
+    }
+
+    pub fn steering(&self) -> &Steering {
+        &self.steering
+    }
+
+    pub fn socket(&self) -> Option<&XskSocket> {
+        self.sock.as_ref()
+    }
+}
+
+/// `AttachMode` for a config word.
+pub fn attach_mode(mode: crate::config::XdpMode) -> AttachMode {
+    match mode {
+        crate::config::XdpMode::Auto => AttachMode::Auto,
+        crate::config::XdpMode::Native => AttachMode::Native,
+        crate::config::XdpMode::Generic => AttachMode::Generic,
+    }
+}
+
+impl Port for XdpPort {
+    fn rx_burst(&mut self, cache: &mut PoolCache, out: &mut Vec<Buf>, max: usize) -> usize {
+        self.sock.as_mut().map_or(0, |s| s.rx_burst(cache, out, max))
+    }
+
+    fn tx_burst(&mut self, cache: &mut PoolCache, frames: &mut Vec<Buf>) -> usize {
+        self.sock.as_mut().map_or(0, |s| s.tx_burst(cache, frames))
+    }
+
+    fn poll(&mut self, cache: &mut PoolCache) {
+        if let Some(s) = self.sock.as_mut() {
+            s.complete(cache);
+            // Keep the fill ring topped up; the socket caps at its room.
+            s.fill(cache, self.fill_size);
+            s.wakeup_rx_if_needed();
+        }
+    }
+
+    fn tx_queue_len(&self) -> usize {
+        self.sock.as_ref().map_or(0, XskSocket::tx_pending)
+    }
+
+    fn info(&self) -> &PortInfo {
+        &self.info
+    }
+
+    fn drain(&mut self, cache: &mut PoolCache) {
+        // Stop steering first, so the kernel passes frames instead of
+        // redirecting them to a socket that is going away.
+        if let Err(e) = self.steering.unregister_xsk(self.queue) {
+            tracing::warn!(port = %self.info.name, error = %e, "could not unregister AF_XDP socket");
+        }
+        if let Some(sock) = self.sock.take() {
+            let drained = sock.drain(cache);
+            tracing::debug!(port = %self.info.name, ?drained, "AF_XDP port drained");
+        }
+    }
+}

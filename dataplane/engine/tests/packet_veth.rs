@@ -1,0 +1,365 @@
+//! The AF_PACKET port on both ends of a veth pair, each end in a network
+//! namespace of its own (root; skipped with a message otherwise).
+//!
+//! ```text
+//!   netns o7s-pk-<pid>-<n>-a              netns o7s-pk-<pid>-<n>-b
+//!  +------------------------+            +------------------------+
+//!  | AfPacketPort a  0xA000 |            | AfPacketPort b  0xA000 |
+//!  |   veth o7sa<pid>-<n>   |============|   veth o7sb<pid>-<n>   |
+//!  +------------------------+            +------------------------+
+//! ```
+// setns(2) has no safe wrapper in std.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use o7s_dataplane::port::Port;
+use o7s_dataplane::port::packet::{AfPacketPort, PacketConfig};
+use o7s_mem::{Buf, Pool, PoolCache, PoolConfig};
+use o7s_wire::dix::{self, DixHeader, DixRepr};
+use o7s_wire::eth::{self, EthFrame, EthRepr, MacAddr};
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("iproute2 `ip` not runnable: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Two named network namespaces joined by a veth pair (both ends up),
+/// deleted on drop (also when the test panics); deleting a namespace
+/// deletes its end of the pair.
+struct VethPair {
+    ns: [String; 2],
+    ifname: [String; 2],
+}
+
+impl VethPair {
+    /// The pair, or why the test cannot run here.
+    fn create() -> Result<VethPair, String> {
+        if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX) != 0 {
+            return Err("needs root (network namespaces, veth, AF_PACKET)".into());
+        }
+        let (pid, n) = (std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+        let base = format!("o7s-pk-{pid}-{n}");
+        let pair = VethPair {
+            ns: [format!("{base}-a"), format!("{base}-b")],
+            // at most 15 octets: "o7s" + side + pid (<= 7 digits) + n
+            ifname: [format!("o7sa{pid}{n}"), format!("o7sb{pid}{n}")],
+        };
+        ip(&["netns", "add", &pair.ns[0]])?;
+        if let Err(e) = ip(&["netns", "add", &pair.ns[1]]) {
+            let _ = ip(&["netns", "del", &pair.ns[0]]);
+            return Err(e);
+        }
+        #[rustfmt::skip]
+        ip(&[
+            "link", "add", &pair.ifname[0], "netns", &pair.ns[0], "type", "veth",
+            "peer", "name", &pair.ifname[1], "netns", &pair.ns[1],
+        ])?;
+        for side in 0..2 {
+            ip(&["-n", &pair.ns[side], "link", "set", &pair.ifname[side], "up"])?;
+        }
+        Ok(pair)
+    }
+
+    /// Opens an AF_PACKET port on one end, from inside its namespace.
+    fn open(&self, side: usize, ethertype: u16) -> AfPacketPort {
+        let config = PacketConfig {
+            interface: self.ifname[side].clone(),
+            ethertype,
+            frames: 1024,
+            frame_size: 2048,
+        };
+        let file = File::open(format!("/var/run/netns/{}", self.ns[side])).expect("namespace file");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // SAFETY: setns on a valid namespace fd; it changes only
+                // this (scoped, short-lived) thread's network namespace.
+                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+                AfPacketPort::open(&config).expect("AF_PACKET port")
+            })
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        })
+    }
+}
+
+impl Drop for VethPair {
+    fn drop(&mut self) {
+        for ns in &self.ns {
+            let _ = ip(&["netns", "del", ns]);
+        }
+    }
+}
+
+/// Set (as CI does) to make a missing privilege fail the test instead of
+/// skipping it.
+const REQUIRE_ENV: &str = "O7S_REQUIRE_PRIVILEGED_TESTS";
+
+/// Reports a test that cannot run here: a failure under [`REQUIRE_ENV`],
+/// else a line on stderr (written directly: libtest swallows the output of
+/// passing tests).
+fn skip(test: &str, why: &str) {
+    if std::env::var_os(REQUIRE_ENV).is_some() {
+        panic!("{test}: {why} ({REQUIRE_ENV} is set, so this is an error, not a skip)");
+    }
+    let line = format!("SKIPPED {test}: {why}\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+}
+
+macro_rules! veth_or_skip {
+    ($test:literal) => {
+        match VethPair::create() {
+            Ok(pair) => pair,
+            Err(why) => {
+                skip($test, &why);
+                return;
+            }
+        }
+    };
+}
+
+fn pool(name: &str) -> Pool {
+    Pool::create(
+        name,
+        PoolConfig {
+            count: 8192,
+            ..PoolConfig::default()
+        },
+    )
+    .expect("pool")
+}
+
+fn assert_all_buffers_back(pool: &Pool) {
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.free, stats.held(), stats.corrupt),
+        (stats.buffers, 0, 0),
+        "every pool buffer is back in the free ring"
+    );
+}
+
+/// Frame `seq` from `src` to `dst`: Ethernet, eth-dix header (EID from
+/// the sequence number), a payload of the sequence number and a pattern,
+/// sized 4..=1496 octets (18 + payload on the wire, runts included: a veth
+/// does not pad).
+fn frame(seq: u32, src: [u8; 6], dst: [u8; 6], ethertype: u16) -> Vec<u8> {
+    let payload_len = 4 + (seq as usize * 7919) % 1493;
+    let mut f = vec![0; dix::FRAME_HEADER_LEN + payload_len];
+    EthRepr {
+        dst_addr: MacAddr(dst),
+        src_addr: MacAddr(src),
+        ethertype,
+    }
+    .emit(&mut EthFrame::new_unchecked(&mut f[..]));
+    DixRepr {
+        eid: 64 + (seq % 4000) as u16,
+        payload_len: payload_len as u16,
+    }
+    .emit(&mut DixHeader::new_unchecked(&mut f[eth::HEADER_LEN..]));
+    let payload = &mut f[dix::FRAME_HEADER_LEN..];
+    payload[..4].copy_from_slice(&seq.to_be_bytes());
+    for (i, o) in payload[4..].iter_mut().enumerate() {
+        *o = (seq as u8).wrapping_mul(13).wrapping_add(i as u8);
+    }
+    f
+}
+
+fn to_buf(cache: &mut PoolCache, octets: &[u8]) -> Buf {
+    let mut buf = cache.alloc().expect("pool buffer");
+    buf.append(octets.len()).expect("fits");
+    cache.pool().data_mut(&mut buf).copy_from_slice(octets);
+    buf
+}
+
+#[test]
+fn ten_thousand_eth_dix_frames_cross_a_veth_pair_byte_exact() {
+    let veth = veth_or_skip!("ten_thousand_eth_dix_frames_cross_a_veth_pair_byte_exact");
+    let pool = pool("packet-exchange");
+    const N: u32 = 10_000;
+    const WINDOW: u32 = 256;
+    const BURST: usize = 32;
+    let mut a = veth.open(0, eth::ETHERTYPE_O7S);
+    let mut b = veth.open(1, eth::ETHERTYPE_O7S);
+    let (mac_a, mac_b) = (a.mac(), b.mac());
+    let mut ca = pool.cache().unwrap();
+    let mut cb = pool.cache().unwrap();
+    assert_eq!(a.info().mtu, 1514, "interface MTU plus the Ethernet header");
+
+    // Every 50th burst a also sends a frame of another Ethertype, which b
+    // must never see.
+    let (mut made_ab, mut got_ab, mut made_ba, mut got_ba) = (0u32, 0u32, 0u32, 0u32);
+    let mut foreign = 0u32;
+    let mut to_b: Vec<Buf> = Vec::with_capacity(BURST + 1);
+    let mut to_a: Vec<Buf> = Vec::with_capacity(BURST);
+    let mut rx: Vec<Buf> = Vec::with_capacity(64);
+    let mut bursts = 0u32;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got_ab < N || got_ba < N {
+        assert!(
+            Instant::now() < deadline,
+            "stalled: a->b {got_ab}/{N}, b->a {got_ba}/{N}; a {:?} {:?}; b {:?} {:?}",
+            a.counters(),
+            a.take_kernel_stats(),
+            b.counters(),
+            b.take_kernel_stats()
+        );
+        bursts += 1;
+        if bursts.is_multiple_of(50) && to_b.is_empty() {
+            to_b.push(to_buf(&mut ca, &frame(foreign, mac_a, mac_b, 0xA001)));
+            foreign += 1;
+        }
+        while to_b.len() < BURST && made_ab < N && made_ab - got_ab < WINDOW {
+            to_b.push(to_buf(&mut ca, &frame(made_ab, mac_a, mac_b, eth::ETHERTYPE_O7S)));
+            made_ab += 1;
+        }
+        a.tx_burst(&mut ca, &mut to_b);
+        while to_a.len() < BURST && made_ba < N && made_ba - got_ba < WINDOW {
+            to_a.push(to_buf(&mut cb, &frame(made_ba, mac_b, mac_a, eth::ETHERTYPE_O7S)));
+            made_ba += 1;
+        }
+        b.tx_burst(&mut cb, &mut to_a);
+
+        b.rx_burst(&mut cb, &mut rx, 64);
+        for buf in rx.drain(..) {
+            let got = pool.data(&buf);
+            assert_eq!(
+                EthFrame::new_unchecked(got).ethertype(),
+                eth::ETHERTYPE_O7S,
+                "only the bound Ethertype"
+            );
+            assert!(
+                got == &frame(got_ab, mac_a, mac_b, eth::ETHERTYPE_O7S)[..],
+                "a->b frame {got_ab} differs"
+            );
+            got_ab += 1;
+            cb.free(buf);
+        }
+        a.rx_burst(&mut ca, &mut rx, 64);
+        for buf in rx.drain(..) {
+            assert!(
+                pool.data(&buf) == &frame(got_ba, mac_b, mac_a, eth::ETHERTYPE_O7S)[..],
+                "b->a frame {got_ba} differs"
+            );
+            got_ba += 1;
+            ca.free(buf);
+        }
+        a.poll(&mut ca);
+        b.poll(&mut cb);
+    }
+    while a.tx_queue_len() + b.tx_queue_len() > 0 {
+        assert!(Instant::now() < deadline, "TX ring never emptied");
+        a.poll(&mut ca);
+        b.poll(&mut cb);
+    }
+    // Nothing more arrives: no duplicate, no foreign frame late.
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(b.rx_burst(&mut cb, &mut rx, 64) + a.rx_burst(&mut ca, &mut rx, 64), 0);
+    assert!(foreign > 0);
+
+    let (ka, kb) = (a.take_kernel_stats().unwrap(), b.take_kernel_stats().unwrap());
+    assert_eq!((ka.drops, kb.drops), (0, 0), "no frame lost in the RX rings");
+    assert_eq!(kb.packets, N, "b's socket saw only its Ethertype");
+    for (port, name) in [(&a, "a"), (&b, "b")] {
+        let c = port.counters();
+        assert_eq!(c.rx_packets, N as u64, "{name}: {c:?}");
+        assert_eq!((c.rx_truncated, c.rx_too_big, c.tx_bad_len), (0, 0, 0), "{name}: {c:?}");
+        assert!(
+            c.tx_kicks < N as u64,
+            "{name}: one sendto per burst, not per frame: {c:?}"
+        );
+    }
+    a.drain(&mut ca);
+    b.drain(&mut cb);
+    drop((a, b, ca, cb));
+    assert_all_buffers_back(&pool);
+}
+
+#[test]
+fn each_port_receives_only_its_own_ethertype() {
+    let veth = veth_or_skip!("each_port_receives_only_its_own_ethertype");
+    let pool = pool("packet-ethertype");
+    let mut a = veth.open(0, eth::ETHERTYPE_O7S);
+    let mut b_dix = veth.open(1, 0xA000);
+    let mut b_other = veth.open(1, 0xA001);
+    let (mac_a, mac_b) = (a.mac(), b_dix.mac());
+    let mut cache = pool.cache().unwrap();
+
+    // a's port sends both kinds: the bound Ethertype filters receive only.
+    let mut tx: Vec<Buf> = (0..100u32)
+        .map(|seq| {
+            let ethertype = if seq.is_multiple_of(2) { 0xA000 } else { 0xA001 };
+            to_buf(&mut cache, &frame(seq, mac_a, mac_b, ethertype))
+        })
+        .collect();
+    while !tx.is_empty() {
+        a.tx_burst(&mut cache, &mut tx);
+        a.poll(&mut cache);
+    }
+    let mut seen = [Vec::new(), Vec::new()];
+    let mut rx = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen[0].len() + seen[1].len() < 100 {
+        assert!(
+            Instant::now() < deadline,
+            "{} + {} of 100",
+            seen[0].len(),
+            seen[1].len()
+        );
+        for (i, port) in [&mut b_dix, &mut b_other].into_iter().enumerate() {
+            port.rx_burst(&mut cache, &mut rx, 64);
+            for buf in rx.drain(..) {
+                seen[i].push(EthFrame::new_unchecked(pool.data(&buf)).ethertype());
+                cache.free(buf);
+            }
+        }
+    }
+    assert_eq!(seen[0], vec![0xA000; 50]);
+    assert_eq!(seen[1], vec![0xA001; 50]);
+    for port in [&mut a, &mut b_dix, &mut b_other] {
+        port.drain(&mut cache);
+    }
+    drop((a, b_dix, b_other, cache));
+    assert_all_buffers_back(&pool);
+}
+
+#[test]
+fn bad_configuration_is_refused_before_touching_the_kernel() {
+    for config in [
+        PacketConfig {
+            interface: "lo".into(),
+            ethertype: 0x0500,
+            ..PacketConfig::default()
+        },
+        PacketConfig {
+            interface: "lo".into(),
+            frame_size: 3000,
+            ..PacketConfig::default()
+        },
+        PacketConfig {
+            interface: "an-interface-name-too-long".into(),
+            ..PacketConfig::default()
+        },
+    ] {
+        let err = AfPacketPort::open(&config).expect_err("refused");
+        assert!(err.to_string().starts_with("invalid configuration"), "{err}");
+    }
+}

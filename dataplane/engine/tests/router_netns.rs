@@ -13,6 +13,8 @@
 //! Routes: FAR via a in best effort and via b in video; ECMP_DST via a and
 //! b; nothing for NOWHERE.
 
+mod common;
+
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -160,23 +162,12 @@ impl Lab {
 
     /// An eth-dix frame from gen to the router.
     fn frame(&self, shim_eid: u16, dst: u64, ttl: u8, dt_eid: u64, payload: &[u8]) -> Vec<u8> {
-        let hl = DtLayout::DEFAULT.header_len();
-        let mut f = vec![0u8; 18 + hl + payload.len()];
-        f[0..6].copy_from_slice(&self.r0_mac());
-        f[6..12].copy_from_slice(&self.gen_mac());
-        f[12..14].copy_from_slice(&0xA000u16.to_be_bytes());
-        f[14..16].copy_from_slice(&shim_eid.to_be_bytes());
-        f[16..18].copy_from_slice(&((hl + payload.len()) as u16).to_be_bytes());
-        DtRepr {
-            dst,
-            qos: 0,
-            ttl,
-            ecn: 0,
-            eid: dt_eid,
-        }
-        .emit(&mut DtHeader::new_unchecked(&mut f[18..], DtLayout::DEFAULT));
-        f[18 + hl..].copy_from_slice(payload);
-        f
+        common::eth_dix(
+            self.r0_mac(),
+            self.gen_mac(),
+            shim_eid,
+            &common::dt_packet(dst, ttl, dt_eid, payload),
+        )
     }
 
     fn stop(&mut self) -> Snapshot {
@@ -263,9 +254,7 @@ fn receiver(pool: &Pool, ns: &Netns, ifname: &'static str, quiet: Duration) -> m
     done_rx
 }
 
-fn dt(f: &[u8]) -> DtHeader<&[u8]> {
-    DtHeader::new_unchecked(&f[18..], DtLayout::DEFAULT)
-}
+use common::dt_of as dt;
 
 #[test]
 fn the_router_forwards_by_cube_drops_with_reasons_and_delivers_locally() {
@@ -515,16 +504,12 @@ fn udp_and_eth_dix_neighbours_exchange_traffic_through_the_router() {
 
     // And back: eth-dix in from a, UDP out to gen.
     let mut back = Vec::new();
+    let (r1, a0) = (
+        mac_octets(&rtr.mac("r1").expect("mac")),
+        mac_octets(&a.mac("a0").expect("mac")),
+    );
     for i in 0..5u8 {
-        let sdu = dt_packet(BACK, &[b'b', i]);
-        let mut f = vec![0u8; 18];
-        f[0..6].copy_from_slice(&mac_octets(&rtr.mac("r1").expect("mac")));
-        f[6..12].copy_from_slice(&mac_octets(&a.mac("a0").expect("mac")));
-        f[12..14].copy_from_slice(&0xA000u16.to_be_bytes());
-        f[14..16].copy_from_slice(&3u16.to_be_bytes());
-        f[16..18].copy_from_slice(&(sdu.len() as u16).to_be_bytes());
-        f.extend(sdu);
-        back.push(f);
+        back.push(common::eth_dix(r1, a0, 3, &dt_packet(BACK, &[b'b', i])));
     }
     send(&pool, &a, "a0", 0xA000, &back);
     let got: Vec<Vec<u8>> = (0..5)

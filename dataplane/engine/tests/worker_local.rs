@@ -8,6 +8,8 @@
 //!                                  └─ punt ────► punt ring ─────────────► [ctl]
 //! ```
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use o7s_dataplane::counters::DropReason;
@@ -16,7 +18,6 @@ use o7s_dataplane::port::local::LocalPort;
 use o7s_dataplane::tables::{Encap, EthDixEncap, N1Flow, NextHop, Tables};
 use o7s_dataplane::{Dataplane, Idle, WorkerSpec};
 use o7s_mem::{Backing, Buf, Consumer, Pool, PoolCache, PoolConfig, Ring};
-use o7s_wire::dt::{DtHeader, DtLayout, DtRepr};
 use o7s_wire::eth::MacAddr;
 use o7s_wire::qos::QosCube;
 
@@ -28,23 +29,12 @@ fn mac(n: u8) -> MacAddr {
 }
 
 fn frame(shim_eid: u16, dst: u64, ttl: u8, dt_eid: u64, payload: &[u8]) -> Vec<u8> {
-    let hl = DtLayout::DEFAULT.header_len();
-    let mut f = vec![0u8; 18 + hl + payload.len()];
-    f[0..6].copy_from_slice(&mac(0).0);
-    f[6..12].copy_from_slice(&mac(9).0);
-    f[12..14].copy_from_slice(&0xA000u16.to_be_bytes());
-    f[14..16].copy_from_slice(&shim_eid.to_be_bytes());
-    f[16..18].copy_from_slice(&((hl + payload.len()) as u16).to_be_bytes());
-    DtRepr {
-        dst,
-        qos: 0,
-        ttl,
-        ecn: 0,
-        eid: dt_eid,
-    }
-    .emit(&mut DtHeader::new_unchecked(&mut f[18..], DtLayout::DEFAULT));
-    f[18 + hl..].copy_from_slice(payload);
-    f
+    common::eth_dix(
+        mac(0).0,
+        mac(9).0,
+        shim_eid,
+        &common::dt_packet(dst, ttl, dt_eid, payload),
+    )
 }
 
 struct Rig {
@@ -194,7 +184,7 @@ fn a_worker_forwards_delivers_punts_and_drops_with_reasons() {
     let f = &out[0];
     assert_eq!(&f[0..6], &mac(1).0, "next hop MAC");
     assert_eq!(u16::from_be_bytes([f[14], f[15]]), 501, "next hop's EID");
-    assert_eq!(DtHeader::new_unchecked(&f[18..], DtLayout::DEFAULT).ttl(), 9);
+    assert_eq!(common::dt_of(f).ttl(), 9);
     assert!(f.ends_with(b"transit"));
     assert_eq!(
         rig.recv(Out::App, 1),

@@ -1,0 +1,36 @@
+//! Frame builders shared by the dataplane's integration tests.
+
+use o7s_wire::dt::{DtHeader, DtLayout, DtRepr};
+
+/// A DT packet (default layout) to `dst` with `ttl` and `eid`, then `payload`.
+pub fn dt_packet(dst: u64, ttl: u8, eid: u64, payload: &[u8]) -> Vec<u8> {
+    let hl = DtLayout::DEFAULT.header_len();
+    let mut p = vec![0u8; hl + payload.len()];
+    DtRepr {
+        dst,
+        qos: 0,
+        ttl,
+        ecn: 0,
+        eid,
+    }
+    .emit(&mut DtHeader::new_unchecked(&mut p[..], DtLayout::DEFAULT));
+    p[hl..].copy_from_slice(payload);
+    p
+}
+
+/// An eth-dix frame (Ethertype 0xA000) carrying `sdu` with shim EID `eid`.
+pub fn eth_dix(dst_mac: [u8; 6], src_mac: [u8; 6], eid: u16, sdu: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(18 + sdu.len());
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&0xA000u16.to_be_bytes());
+    f.extend_from_slice(&eid.to_be_bytes());
+    f.extend_from_slice(&(sdu.len() as u16).to_be_bytes());
+    f.extend_from_slice(sdu);
+    f
+}
+
+/// The DT header of an eth-dix frame.
+pub fn dt_of(frame: &[u8]) -> DtHeader<&[u8]> {
+    DtHeader::new_unchecked(&frame[18..], DtLayout::DEFAULT)
+}

@@ -19,4 +19,4 @@ mod sys;
 pub mod tables;
 pub mod worker;
 
-pub use worker::{Dataplane, Idle, WorkerSpec};
+pub use worker::{Command, CommandError, Dataplane, Idle, WorkerSpec};

@@ -14,8 +14,8 @@
 //! only).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,40 @@ impl std::fmt::Debug for WorkerSpec {
     }
 }
 
+/// A change to what a running worker polls or delivers to, applied
+/// between two bursts.
+pub enum Command {
+    /// Starts polling `port` under `id` (the id flows in the tables use).
+    AddPort { id: PortId, port: Box<dyn Port> },
+    /// Stops polling port `id` and returns its buffers to the pool.
+    RemovePort { id: PortId },
+    /// Sets (or clears) the ring of local endpoint `index`, the index
+    /// `Tables::endpoints` maps EIDs to.
+    SetEndpoint { index: u32, ring: Option<Producer> },
+    /// Sets (or clears) the ring to the control plane.
+    SetPunt(Option<Producer>),
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::AddPort { id, port } => write!(f, "AddPort({id}, {})", port.info().name),
+            Command::RemovePort { id } => write!(f, "RemovePort({id})"),
+            Command::SetEndpoint { index, ring } => write!(f, "SetEndpoint({index}, {})", ring.is_some()),
+            Command::SetPunt(ring) => write!(f, "SetPunt({})", ring.is_some()),
+        }
+    }
+}
+
+/// Errors of [`Dataplane::apply`].
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("no worker {0}")]
+    NoWorker(usize),
+    #[error("worker {0} has stopped")]
+    Stopped(usize),
+}
+
 /// Errors starting the dataplane.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -85,6 +119,7 @@ pub enum StartError {
 pub struct Dataplane {
     tables: Arc<ArcSwap<Tables>>,
     counters: Vec<Arc<Counters>>,
+    commands: Vec<mpsc::Sender<(Command, mpsc::Sender<()>)>>,
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
 }
@@ -97,14 +132,17 @@ impl Dataplane {
         let mut dp = Dataplane {
             tables,
             counters: Vec::new(),
+            commands: Vec::new(),
             stop,
             workers: Vec::new(),
         };
         for spec in specs {
             let counters = Arc::new(Counters::default());
             dp.counters.push(Arc::clone(&counters));
+            let (tx, rx) = mpsc::channel();
+            dp.commands.push(tx);
             let name = spec.name.clone();
-            let worker = Worker::new(spec, Arc::clone(&dp.tables), counters, Arc::clone(&dp.stop));
+            let worker = Worker::new(spec, Arc::clone(&dp.tables), counters, rx, Arc::clone(&dp.stop));
             let handle = std::thread::Builder::new()
                 .name(name.clone())
                 .spawn(move || worker.run())
@@ -129,6 +167,17 @@ impl Dataplane {
         let mut t = Tables::clone(&self.tables.load());
         change(&mut t);
         self.set_tables(t);
+    }
+
+    /// Applies `command` to worker `worker` between two of its bursts, and
+    /// returns once it has (so tables that route to a new port can follow).
+    pub fn apply(&self, worker: usize, command: Command) -> Result<(), CommandError> {
+        let queue = self.commands.get(worker).ok_or(CommandError::NoWorker(worker))?;
+        let (done_tx, done_rx) = mpsc::channel();
+        queue
+            .send((command, done_tx))
+            .map_err(|_| CommandError::Stopped(worker))?;
+        done_rx.recv().map_err(|_| CommandError::Stopped(worker))
     }
 
     /// Counters summed over all workers.
@@ -165,27 +214,113 @@ struct Worker {
     core: Option<core_affinity::CoreId>,
     cache: PoolCache,
     ports: Vec<Option<Box<dyn Port>>>,
-    endpoints: Vec<Producer>,
+    endpoints: Vec<Option<Producer>>,
     punt: Option<Producer>,
     idle: Idle,
     tables: Arc<ArcSwap<Tables>>,
     counters: Arc<Counters>,
+    commands: mpsc::Receiver<(Command, mpsc::Sender<()>)>,
     stop: Arc<AtomicBool>,
 }
 
+/// Per-port and per-endpoint burst vectors of a worker, grown as ports and
+/// endpoints are added.
+struct Lanes {
+    shims: Vec<Shim>,
+    tx: Vec<Vec<Buf>>,
+    tx_to: Vec<Vec<(Buf, SocketAddr)>>,
+    queued: Vec<usize>,
+    deliver: Vec<Vec<Buf>>,
+    punt: Vec<Buf>,
+}
+
+fn shim_of(port: Option<&dyn Port>) -> Shim {
+    match port.map(|p| &p.info().kind) {
+        Some(PortKind::Uring { .. }) => Shim::Udp,
+        _ => Shim::EthDix,
+    }
+}
+
+impl Lanes {
+    fn new(ports: &[Option<Box<dyn Port>>], endpoints: usize) -> Lanes {
+        let mut lanes = Lanes {
+            shims: Vec::new(),
+            tx: Vec::new(),
+            tx_to: Vec::new(),
+            queued: Vec::new(),
+            deliver: Vec::new(),
+            punt: Vec::with_capacity(2 * BURST),
+        };
+        lanes.fit(ports, endpoints);
+        lanes
+    }
+
+    /// Makes room for every port and endpoint.
+    fn fit(&mut self, ports: &[Option<Box<dyn Port>>], endpoints: usize) {
+        self.shims = ports.iter().map(|p| shim_of(p.as_deref())).collect();
+        self.tx.resize_with(ports.len(), || Vec::with_capacity(2 * BURST));
+        self.tx_to.resize_with(ports.len(), || Vec::with_capacity(2 * BURST));
+        self.queued.resize(ports.len(), 0);
+        if self.deliver.len() < endpoints {
+            self.deliver.resize_with(endpoints, || Vec::with_capacity(2 * BURST));
+        }
+    }
+}
+
 impl Worker {
-    fn new(spec: WorkerSpec, tables: Arc<ArcSwap<Tables>>, counters: Arc<Counters>, stop: Arc<AtomicBool>) -> Worker {
+    fn new(
+        spec: WorkerSpec,
+        tables: Arc<ArcSwap<Tables>>,
+        counters: Arc<Counters>,
+        commands: mpsc::Receiver<(Command, mpsc::Sender<()>)>,
+        stop: Arc<AtomicBool>,
+    ) -> Worker {
         Worker {
             name: spec.name,
             core: spec.core,
             cache: spec.cache,
             ports: spec.ports,
-            endpoints: spec.endpoints,
+            endpoints: spec.endpoints.into_iter().map(Some).collect(),
             punt: spec.punt,
             idle: spec.idle,
             tables,
             counters,
+            commands,
             stop,
+        }
+    }
+
+    /// Applies pending commands; only between bursts, so no frame is in
+    /// one of the vectors a command resizes.
+    fn apply_commands(&mut self, lanes: &mut Lanes) {
+        while let Ok((command, done)) = self.commands.try_recv() {
+            tracing::info!(worker = %self.name, ?command, "applying");
+            match command {
+                Command::AddPort { id, port } => {
+                    let id = usize::from(id);
+                    if self.ports.len() <= id {
+                        self.ports.resize_with(id + 1, || None);
+                    }
+                    if let Some(mut old) = self.ports[id].replace(port) {
+                        old.drain(&mut self.cache);
+                    }
+                }
+                Command::RemovePort { id } => {
+                    if let Some(mut old) = self.ports.get_mut(usize::from(id)).and_then(Option::take) {
+                        old.drain(&mut self.cache);
+                    }
+                }
+                Command::SetEndpoint { index, ring } => {
+                    let index = index as usize;
+                    if self.endpoints.len() <= index {
+                        self.endpoints.resize_with(index + 1, || None);
+                    }
+                    self.endpoints[index] = ring;
+                }
+                Command::SetPunt(ring) => self.punt = ring,
+            }
+            lanes.fit(&self.ports, self.endpoints.len());
+            let _ = done.send(());
         }
     }
 
@@ -200,26 +335,15 @@ impl Worker {
             tracing::info!(worker = %self.name, core = ?self.core.map(|c| c.id), port = %info.name, backend = %info.kind, mtu = info.mtu, "worker polls port");
         }
         let pool = self.cache.pool().clone();
-        let shims: Vec<Shim> = self
-            .ports
-            .iter()
-            .map(|p| match p.as_ref().map(|p| &p.info().kind) {
-                Some(PortKind::Uring { .. }) => Shim::Udp,
-                _ => Shim::EthDix,
-            })
-            .collect();
+        let mut lanes = Lanes::new(&self.ports, self.endpoints.len());
         let mut rx: Vec<Buf> = Vec::with_capacity(BURST);
-        let mut tx: Vec<Vec<Buf>> = self.ports.iter().map(|_| Vec::with_capacity(2 * BURST)).collect();
-        let mut tx_to: Vec<Vec<(Buf, SocketAddr)>> = self.ports.iter().map(|_| Vec::with_capacity(2 * BURST)).collect();
-        let mut queued: Vec<usize> = vec![0; self.ports.len()];
-        let mut deliver: Vec<Vec<Buf>> = self.endpoints.iter().map(|_| Vec::with_capacity(2 * BURST)).collect();
-        let mut punt: Vec<Buf> = Vec::with_capacity(2 * BURST);
         let mut last_traffic = Instant::now();
 
         while !self.stop.load(Ordering::Relaxed) {
+            self.apply_commands(&mut lanes);
             let tables = self.tables.load();
             let mut busy = false;
-            for (q, port) in queued.iter_mut().zip(&self.ports) {
+            for (q, port) in lanes.queued.iter_mut().zip(&self.ports) {
                 *q = port.as_ref().map_or(0, |p| p.tx_queue_len());
             }
             for in_port in 0..self.ports.len() {
@@ -235,6 +359,14 @@ impl Worker {
                 self.counters.rx(rx.len() as u64, bytes as u64);
                 for mut buf in rx.drain(..) {
                     let (head, len) = (buf.head(), buf.len());
+                    let Lanes {
+                        shims,
+                        tx,
+                        tx_to,
+                        queued,
+                        deliver,
+                        punt,
+                    } = &mut lanes;
                     let txq = |p: PortId| {
                         let p = usize::from(p);
                         queued.get(p).copied().unwrap_or(0)
@@ -268,13 +400,17 @@ impl Worker {
                                 _ => DropReason::NoRoute,
                             }
                         }
-                        Verdict::Deliver { endpoint, head, len } => match deliver.get_mut(endpoint as usize) {
-                            Some(out) if buf.reset(head, len).is_ok() => {
-                                out.push(buf);
-                                continue;
+                        Verdict::Deliver { endpoint, head, len } => {
+                            let e = endpoint as usize;
+                            let live = self.endpoints.get(e).is_some_and(Option::is_some);
+                            match deliver.get_mut(e) {
+                                Some(out) if live && buf.reset(head, len).is_ok() => {
+                                    out.push(buf);
+                                    continue;
+                                }
+                                _ => DropReason::NoEndpoint,
                             }
-                            _ => DropReason::NoEndpoint,
-                        },
+                        }
                         Verdict::Punt if self.punt.is_some() => {
                             punt.push(buf);
                             continue;
@@ -286,8 +422,8 @@ impl Worker {
                     self.cache.free(buf);
                 }
             }
-            self.flush_tx(&mut tx, &mut tx_to);
-            self.flush_local(&mut deliver, &mut punt);
+            self.flush_tx(&mut lanes.tx, &mut lanes.tx_to);
+            self.flush_local(&mut lanes.deliver, &mut lanes.punt);
             drop(tables);
             if busy {
                 last_traffic = Instant::now();
@@ -297,7 +433,7 @@ impl Worker {
                 std::hint::spin_loop();
             }
         }
-        self.shut_down(tx, tx_to, deliver, punt);
+        self.shut_down(lanes);
     }
 
     fn flush_tx(&mut self, tx: &mut [Vec<Buf>], tx_to: &mut [Vec<(Buf, SocketAddr)>]) {
@@ -332,6 +468,7 @@ impl Worker {
 
     fn flush_local(&mut self, deliver: &mut [Vec<Buf>], punt: &mut Vec<Buf>) {
         for (bufs, ring) in deliver.iter_mut().zip(self.endpoints.iter_mut()) {
+            let Some(ring) = ring.as_mut() else { continue };
             if bufs.is_empty() {
                 continue;
             }
@@ -354,17 +491,11 @@ impl Worker {
         }
     }
 
-    fn shut_down(
-        mut self,
-        tx: Vec<Vec<Buf>>,
-        tx_to: Vec<Vec<(Buf, SocketAddr)>>,
-        deliver: Vec<Vec<Buf>>,
-        punt: Vec<Buf>,
-    ) {
-        for mut bufs in tx.into_iter().chain(deliver).chain([punt]) {
+    fn shut_down(mut self, lanes: Lanes) {
+        for mut bufs in lanes.tx.into_iter().chain(lanes.deliver).chain([lanes.punt]) {
             self.cache.free_burst(&mut bufs);
         }
-        for (buf, _) in tx_to.into_iter().flatten() {
+        for (buf, _) in lanes.tx_to.into_iter().flatten() {
             self.cache.free(buf);
         }
         for port in self.ports.iter_mut().flatten() {

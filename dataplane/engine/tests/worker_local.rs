@@ -282,3 +282,116 @@ fn a_worker_survives_100_000_random_frames_and_keeps_forwarding() {
     let stats = pool.stats();
     assert_eq!((stats.free, stats.held()), (4096, 0), "no buffer leaked: {stats:?}");
 }
+
+#[test]
+fn ports_endpoints_and_tables_can_be_changed_while_the_worker_runs() {
+    let pool = Pool::create(
+        "worker-cmd-test",
+        PoolConfig {
+            count: 2048,
+            backing: Backing::Base,
+            ..PoolConfig::default()
+        },
+    )
+    .expect("pool");
+    let mut cache = pool.cache().expect("cache");
+    let worker_cache = pool.cache().expect("worker cache");
+    let (ws, ts) = (worker_cache.slot(), cache.slot());
+    let (p0, mut input) = LocalPort::pair("cmd-in", 64, ws, ts, 2048).expect("link");
+    let mut t = Tables {
+        address: ME,
+        ..Tables::default()
+    };
+    let flow = |name: &str, port, n: u8| N1Flow {
+        name: name.into(),
+        port,
+        encap: Encap::EthDix(EthDixEncap {
+            dst: mac(n),
+            src: mac(100 + n),
+            ethertype: 0xA000,
+            eid: 500 + u16::from(n),
+        }),
+        cube: QosCube::BestEffort,
+        up: true,
+    };
+    t.add_flow(flow("in", 0, 0), 7);
+    let spec = WorkerSpec {
+        name: "w-cmd".into(),
+        core: None,
+        cache: worker_cache,
+        ports: vec![Some(Box::new(p0))],
+        endpoints: Vec::new(),
+        punt: None,
+        idle: Idle::Adaptive,
+    };
+    let dp = Dataplane::start(t, vec![spec]).expect("start");
+
+    // A new port, an endpoint and the routes that use them, in that order.
+    let (p1, mut out) = LocalPort::pair("cmd-out", 64, ws, ts, 2048).expect("link");
+    dp.apply(
+        0,
+        o7s_dataplane::Command::AddPort {
+            id: 1,
+            port: Box::new(p1),
+        },
+    )
+    .expect("add port");
+    let app_ring = Ring::create("cmd-app", 64).expect("ring");
+    let mut app = app_ring.consumer(ts).expect("consumer");
+    dp.apply(
+        0,
+        o7s_dataplane::Command::SetEndpoint {
+            index: 0,
+            ring: Some(app_ring.producer().expect("producer")),
+        },
+    )
+    .expect("endpoint");
+    dp.update(|t| {
+        let a = t.add_flow(flow("a", 1, 1), 11);
+        t.set_route(QosCube::BestEffort, FAR, NextHop::Single(a));
+        t.endpoints.insert(70, 0);
+    });
+
+    let send = |cache: &mut PoolCache, input: &mut LocalPort, f: Vec<u8>| {
+        let mut b = cache.alloc().expect("buffer");
+        b.set_len(f.len()).expect("fits");
+        pool.data_mut(&mut b).copy_from_slice(&f);
+        let mut v = vec![b];
+        while !v.is_empty() {
+            input.tx_burst(cache, &mut v);
+        }
+    };
+    let recv = |cache: &mut PoolCache, from: &mut dyn FnMut(&mut PoolCache, &mut Vec<Buf>) -> usize| {
+        let mut bufs = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while bufs.is_empty() && Instant::now() < deadline {
+            from(cache, &mut bufs);
+        }
+        let got: Vec<Vec<u8>> = bufs.iter().map(|b| pool.data(b).to_vec()).collect();
+        cache.free_burst(&mut bufs);
+        got
+    };
+    send(&mut cache, &mut input, frame(7, FAR, 10, 1, b"routed"));
+    let got = recv(&mut cache, &mut |c, v| out.rx_burst(c, v, 8));
+    assert!(
+        got.len() == 1 && got[0].ends_with(b"routed"),
+        "forwarded through the added port"
+    );
+    send(&mut cache, &mut input, frame(7, ME, 10, 70, b"local"));
+    let got = recv(&mut cache, &mut |c, v| c.recv(&mut app, v, 8));
+    assert_eq!(got, vec![b"local".to_vec()], "delivered to the added endpoint");
+
+    dp.apply(0, o7s_dataplane::Command::RemovePort { id: 1 })
+        .expect("remove port");
+    send(&mut cache, &mut input, frame(7, FAR, 10, 1, b"nowhere now"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while dp.counters().dropped(DropReason::NoRoute) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        dp.counters().dropped(DropReason::NoRoute),
+        1,
+        "a removed port takes nothing"
+    );
+    dp.stop();
+}

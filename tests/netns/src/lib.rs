@@ -17,12 +17,23 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Whether this process can build namespaces. Prints why not.
+/// Set (as `scripts/test` and CI do) to make a missing privilege fail a
+/// test instead of skipping it, so a broken CI machine cannot pass by
+/// skipping.
+pub const REQUIRE_ENV: &str = "O7S_REQUIRE_PRIVILEGED_TESTS";
+
+/// Whether this process can build namespaces. When it cannot, prints why
+/// (straight to stderr: libtest hides a passing test's output) and returns
+/// false, or panics if [`REQUIRE_ENV`] is set.
 pub fn require_root(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions and touches no memory.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
-        eprintln!("skipping {test}: needs root for network namespaces (CI runs as root)");
+        let why = "needs root for network namespaces (CI runs as root)";
+        if std::env::var_os(REQUIRE_ENV).is_some() {
+            panic!("{test}: {why}; {REQUIRE_ENV} is set, so this fails instead of skipping");
+        }
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("SKIPPED {test}: {why}\n").as_bytes());
     }
     root
 }

@@ -16,95 +16,52 @@ pub struct Decoder {
     pub run: fn(&[u8]),
 }
 
+impl Decoder {
+    /// An entry of [`ALL`], one line each.
+    const fn new(name: &'static str, run: fn(&[u8])) -> Decoder {
+        Decoder { name, run }
+    }
+}
+
 /// All decoders.
 pub const ALL: &[Decoder] = &[
     // fixed-layout formats (hashes of SHA3-256 length where one is needed)
-    Decoder {
-        name: "eth",
-        run: crate::eth::fuzz_frame,
-    },
-    Decoder {
-        name: "dix",
-        run: crate::dix::fuzz_header,
-    },
-    Decoder {
-        name: "dix_mgmt",
-        run: crate::dix::fuzz_mgmt,
-    },
-    Decoder {
-        name: "llc",
-        run: crate::llc::fuzz_frame,
-    },
-    Decoder {
-        name: "llc_mgmt",
-        run: crate::llc::fuzz_mgmt,
-    },
-    Decoder {
-        name: "udp",
-        run: crate::udp::fuzz_datagram,
-    },
-    Decoder {
-        name: "udp_mgmt",
-        run: crate::udp::fuzz_mgmt,
-    },
-    Decoder {
-        name: "oap_req",
-        run: crate::oap::fuzz_request,
-    },
-    Decoder {
-        name: "oap_rsp",
-        run: crate::oap::fuzz_response,
-    },
-    Decoder {
-        name: "dt",
-        run: crate::dt::fuzz_default,
-    },
-    Decoder {
-        name: "dt_layout",
-        run: crate::dt::fuzz_any_layout,
-    },
-    Decoder {
-        name: "fa",
-        run: crate::fa::fuzz_message,
-    },
-    Decoder {
-        name: "lsm",
-        run: crate::lsm::fuzz_message,
-    },
-    Decoder {
-        name: "frct",
-        run: crate::frct::fuzz_header,
-    },
-    Decoder {
-        name: "raptor",
-        run: crate::raptor::fuzz_frame,
-    },
-    Decoder {
-        name: "raptor_mgmt",
-        run: crate::raptor::fuzz_mgmt,
-    },
+    Decoder::new("eth", crate::eth::fuzz_frame),
+    Decoder::new("dix", crate::dix::fuzz_header),
+    Decoder::new("dix_mgmt", crate::dix::fuzz_mgmt),
+    Decoder::new("llc", crate::llc::fuzz_frame),
+    Decoder::new("llc_mgmt", crate::llc::fuzz_mgmt),
+    Decoder::new("udp", crate::udp::fuzz_datagram),
+    Decoder::new("udp_mgmt", crate::udp::fuzz_mgmt),
+    Decoder::new("oap_req", crate::oap::fuzz_request),
+    Decoder::new("oap_rsp", crate::oap::fuzz_response),
+    Decoder::new("dt", crate::dt::fuzz_default),
+    Decoder::new("dt_layout", crate::dt::fuzz_any_layout),
+    Decoder::new("fa", crate::fa::fuzz_message),
+    Decoder::new("lsm", crate::lsm::fuzz_message),
+    Decoder::new("frct", crate::frct::fuzz_header),
+    Decoder::new("raptor", crate::raptor::fuzz_frame),
+    Decoder::new("raptor_mgmt", crate::raptor::fuzz_mgmt),
     // protobuf formats
-    Decoder {
-        name: "cep",
-        run: crate::proto::round_trip_limited::<crate::proto::cep::CepMsg>,
-    },
-    Decoder {
-        name: "enroll_req",
-        run: crate::proto::round_trip_limited::<crate::proto::enroll::EnrollReqMsg>,
-    },
-    Decoder {
-        name: "enroll_resp",
-        run: crate::proto::round_trip_limited::<crate::proto::enroll::EnrollRespMsg>,
-    },
-    Decoder {
-        name: "enroll_ack",
-        run: crate::proto::round_trip_limited::<crate::proto::enroll::EnrollAckMsg>,
-    },
-    Decoder {
-        name: "dht",
-        run: crate::proto::round_trip::<crate::proto::dht::DhtMsg>,
-    },
+    Decoder::new("cep", crate::proto::round_trip_limited::<crate::proto::cep::CepMsg>),
+    Decoder::new(
+        "enroll_req",
+        crate::proto::round_trip_limited::<crate::proto::enroll::EnrollReqMsg>,
+    ),
+    Decoder::new(
+        "enroll_resp",
+        crate::proto::round_trip_limited::<crate::proto::enroll::EnrollRespMsg>,
+    ),
+    Decoder::new(
+        "enroll_ack",
+        crate::proto::round_trip_limited::<crate::proto::enroll::EnrollAckMsg>,
+    ),
+    Decoder::new("dht", crate::proto::round_trip::<crate::proto::dht::DhtMsg>),
 ];
+
+/// The hash length the decoders of formats whose hash has the layer's
+/// length assume: SHA3-256, every layer's default.
+pub(crate) const FUZZ_HASH_LEN: usize = crate::hash::HashAlgo::Sha3_256.digest_len();
 
 /// The round trip of a fixed-layout decoder: `parse` reads `input` into a
 /// Repr, `len` says how many leading octets of the input that Repr covers
@@ -132,6 +89,26 @@ pub(crate) fn round_trip<'a, R>(
         expected == out,
         "{format}: emit(parse(x)) != x\n    x = {expected:02x?}\n  out = {out:02x?}"
     );
+}
+
+/// The round trip of a header in front of a payload it does not read:
+/// as [`round_trip`], where `emit` writes the header alone (into the
+/// first `header_len` octets of the output) and the payload octets the
+/// Repr covers are copied over from the input.
+pub(crate) fn round_trip_header<'a, R>(
+    format: &str,
+    input: &'a [u8],
+    header_len: usize,
+    parse: impl FnOnce(&'a [u8]) -> crate::Result<R>,
+    len: impl FnOnce(&R) -> usize,
+    emit: impl FnOnce(&R, &mut [u8]) -> crate::Result<()>,
+) {
+    round_trip(format, input, parse, len, |repr, out| {
+        emit(repr, out)?;
+        let covered = out.len();
+        out[header_len..].copy_from_slice(&input[header_len..covered]);
+        Ok(())
+    });
 }
 
 /// The decoder called `name`, if any.

@@ -41,8 +41,10 @@
 use core::fmt;
 
 use crate::eth::{self, EthFrame, EthRepr};
-use crate::octets::{Hex, put_u16_be, put_u32_be, put_u64_be, u16_be, u32_be, u64_be};
+use crate::octets::{Hex, put_u16_be, put_u32_be, u16_be, u32_be};
 use crate::qos::QosSpec;
+use crate::trailer::{self, Trailer};
+use crate::view::{self, impl_view};
 use crate::{Result, WireError};
 
 /// Octets of the inner header.
@@ -72,26 +74,14 @@ pub struct DixHeader<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(DixHeader, "Wraps a buffer whose length field fits in what is present.");
+
 impl<T: AsRef<[u8]>> DixHeader<T> {
-    /// Wraps a buffer without checking it; accessors may then panic.
-    pub const fn new_unchecked(buffer: T) -> DixHeader<T> {
-        DixHeader { buffer }
-    }
-
-    /// Wraps a buffer whose length field fits in what is present.
-    pub fn new_checked(buffer: T) -> Result<DixHeader<T>> {
-        let header = DixHeader::new_unchecked(buffer);
-        header.check_len()?;
-        Ok(header)
-    }
-
     /// Checks the header and that `length` octets follow it (padding
     /// after them is allowed).
     pub fn check_len(&self) -> Result<()> {
         let have = self.buffer.as_ref().len();
-        if have < HEADER_LEN {
-            return Err(WireError::Truncated { need: HEADER_LEN, have });
-        }
+        view::check_min(have, HEADER_LEN)?;
         let length = usize::from(self.length());
         if length > have - HEADER_LEN {
             return Err(WireError::BadLength {
@@ -100,11 +90,6 @@ impl<T: AsRef<[u8]>> DixHeader<T> {
             });
         }
         Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Destination endpoint at the receiver; 0 = management.
@@ -152,12 +137,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> DixHeader<T> {
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let end = self.total_len().min(self.buffer.as_ref().len());
         &mut self.buffer.as_mut()[field::PAYLOAD..end]
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for DixHeader<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 
@@ -228,35 +207,22 @@ impl MgmtCode {
 
     /// Whether a hash of the layer's length leads the trailer.
     pub const fn has_hash(self) -> bool {
-        !matches!(self, MgmtCode::FlowReply)
+        self.trailer().hash
     }
 
     /// Whether piggybacked data (OAP) may follow.
     pub const fn has_data(self) -> bool {
-        matches!(self, MgmtCode::FlowReq | MgmtCode::FlowReply)
+        self.trailer().data
     }
 
-    /// Splits a trailer into (hash, data) as this code lays it out;
-    /// `fixed_len` is the fixed part before it, for the error sizes.
-    pub(crate) fn split_trailer(self, trailer: &[u8], hash_len: usize, fixed_len: usize) -> Result<(&[u8], &[u8])> {
-        if !self.has_hash() {
-            return Ok((&[], trailer));
+    /// The pieces after the fixed part, in eth-dix and eth-llc (raptor
+    /// carries no data).
+    pub(crate) const fn trailer(self) -> Trailer {
+        match self {
+            MgmtCode::FlowReq => Trailer::HASH_AND_DATA,
+            MgmtCode::FlowReply => Trailer::DATA,
+            MgmtCode::NameQueryReq | MgmtCode::NameQueryReply => Trailer::HASH,
         }
-        let Some((hash, data)) = trailer.split_at_checked(hash_len) else {
-            return Err(WireError::Truncated {
-                need: fixed_len + hash_len,
-                have: fixed_len + trailer.len(),
-            });
-        };
-        if !self.has_data() && !data.is_empty() {
-            // The C sender sends the hash alone; anything after it would
-            // be silently ignored, so it is refused here.
-            return Err(WireError::TooLong {
-                len: fixed_len + trailer.len(),
-                max: fixed_len + hash_len,
-            });
-        }
-        Ok((hash, data))
     }
 
     /// Checks that a Repr's trailer pieces are ones this code carries.
@@ -303,19 +269,24 @@ impl fmt::Display for MgmtCode {
 mod mgmt_field {
     use core::ops::Range;
 
+    use crate::qos_fields::QosFields;
+
     pub const SEID: Range<usize> = 0..2;
     pub const DEID: Range<usize> = 2..4;
-    pub const LOSS: Range<usize> = 4..8;
-    pub const BANDWIDTH: Range<usize> = 8..16;
-    pub const BER: Range<usize> = 16..20;
-    pub const MAX_GAP: Range<usize> = 20..24;
-    pub const DELAY: Range<usize> = 24..28;
-    pub const TIMEOUT: Range<usize> = 28..32;
     pub const RESPONSE: Range<usize> = 32..36;
-    pub const IN_ORDER: usize = 36;
     pub const CODE: usize = 37;
-    pub const AVAILABILITY: usize = 38;
     pub const TRAILER: usize = 39;
+    pub const QOS: QosFields = QosFields {
+        loss: 4,
+        bandwidth: 8,
+        ber: 16,
+        max_gap: 20,
+        delay: 24,
+        timeout: Some(28),
+        in_order: 36,
+        availability: 38,
+    }
+    .within(TRAILER);
 }
 
 /// A read/write view of an eth-dix management message (the payload of a
@@ -325,38 +296,13 @@ pub struct DixMgmt<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(DixMgmt, "Wraps a buffer of 39 to 9000 octets.");
+
 impl<T: AsRef<[u8]>> DixMgmt<T> {
-    /// Wraps a buffer without checking it; accessors may then panic.
-    pub const fn new_unchecked(buffer: T) -> DixMgmt<T> {
-        DixMgmt { buffer }
-    }
-
-    /// Wraps a buffer of 39 to 9000 octets.
-    pub fn new_checked(buffer: T) -> Result<DixMgmt<T>> {
-        let msg = DixMgmt::new_unchecked(buffer);
-        msg.check_len()?;
-        Ok(msg)
-    }
-
     /// Checks the fixed part is present and the whole is not longer than
     /// the C receiver accepts.
     pub fn check_len(&self) -> Result<()> {
-        let have = self.buffer.as_ref().len();
-        if have < MGMT_LEN {
-            return Err(WireError::Truncated { need: MGMT_LEN, have });
-        }
-        if have > MAX_MGMT_LEN {
-            return Err(WireError::TooLong {
-                len: have,
-                max: MAX_MGMT_LEN,
-            });
-        }
-        Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        view::check_bounds(self.buffer.as_ref().len(), MGMT_LEN, MAX_MGMT_LEN)
     }
 
     /// EID chosen by the sender of this message.
@@ -371,17 +317,7 @@ impl<T: AsRef<[u8]>> DixMgmt<T> {
 
     /// The QoS fields (FLOW_REQ).
     pub fn qos(&self) -> QosSpec {
-        let data = self.buffer.as_ref();
-        QosSpec {
-            delay: u32_be(&data[mgmt_field::DELAY]),
-            bandwidth: u64_be(&data[mgmt_field::BANDWIDTH]),
-            availability: data[mgmt_field::AVAILABILITY],
-            loss: u32_be(&data[mgmt_field::LOSS]),
-            ber: u32_be(&data[mgmt_field::BER]),
-            in_order: data[mgmt_field::IN_ORDER],
-            max_gap: u32_be(&data[mgmt_field::MAX_GAP]),
-            timeout: u32_be(&data[mgmt_field::TIMEOUT]),
-        }
+        mgmt_field::QOS.read(self.buffer.as_ref())
     }
 
     /// Allocation result (FLOW_REPLY): 0 accepted, negative refused.
@@ -413,15 +349,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> DixMgmt<T> {
 
     /// Sets all QoS fields.
     pub fn set_qos(&mut self, qos: &QosSpec) {
-        let data = self.buffer.as_mut();
-        put_u32_be(&mut data[mgmt_field::DELAY], qos.delay);
-        put_u64_be(&mut data[mgmt_field::BANDWIDTH], qos.bandwidth);
-        data[mgmt_field::AVAILABILITY] = qos.availability;
-        put_u32_be(&mut data[mgmt_field::LOSS], qos.loss);
-        put_u32_be(&mut data[mgmt_field::BER], qos.ber);
-        data[mgmt_field::IN_ORDER] = qos.in_order;
-        put_u32_be(&mut data[mgmt_field::MAX_GAP], qos.max_gap);
-        put_u32_be(&mut data[mgmt_field::TIMEOUT], qos.timeout);
+        mgmt_field::QOS.write(self.buffer.as_mut(), qos);
     }
 
     /// Sets the allocation result.
@@ -437,12 +365,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> DixMgmt<T> {
     /// Everything after the fixed part, writable.
     pub fn trailer_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[mgmt_field::TRAILER..]
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for DixMgmt<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 
@@ -473,7 +395,7 @@ impl<'a> DixMgmtRepr<'a> {
         msg.check_len()?;
         let code = MgmtCode::try_from(msg.code())?;
         let trailer = &msg.buffer.as_ref()[mgmt_field::TRAILER..];
-        let (hash, data) = code.split_trailer(trailer, hash_len, MGMT_LEN)?;
+        let (hash, data) = code.trailer().split(trailer, hash_len, MGMT_LEN)?;
         Ok(DixMgmtRepr {
             code,
             seid: msg.seid(),
@@ -495,22 +417,13 @@ impl<'a> DixMgmtRepr<'a> {
     /// [`MAX_MGMT_LEN`], or the code does not carry the trailer pieces given.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, msg: &mut DixMgmt<T>) -> Result<()> {
         self.code.check_trailer(self.hash, self.data)?;
-        let len = self.buffer_len();
-        if len > MAX_MGMT_LEN {
-            return Err(WireError::TooLong { len, max: MAX_MGMT_LEN });
-        }
-        let have = msg.buffer.as_ref().len();
-        if have < len {
-            return Err(WireError::Truncated { need: len, have });
-        }
+        view::check_emit(self.buffer_len(), MAX_MGMT_LEN, msg.buffer.as_ref().len())?;
         msg.set_seid(self.seid);
         msg.set_deid(self.deid);
         msg.set_qos(&self.qos);
         msg.set_response(self.response);
         msg.set_code(self.code as u8);
-        let (hash, rest) = msg.trailer_mut().split_at_mut(self.hash.len());
-        hash.copy_from_slice(self.hash);
-        rest[..self.data.len()].copy_from_slice(self.data);
+        trailer::put(msg.trailer_mut(), self.hash, self.data);
         Ok(())
     }
 }
@@ -591,17 +504,14 @@ pub fn parse_frame(frame: &[u8]) -> Result<(EthRepr, DixRepr, &[u8])> {
 
 /// Decoder entry: an inner header and the payload it delimits round-trip.
 pub(crate) fn fuzz_header(data: &[u8]) {
-    crate::decoders::round_trip(
+    crate::decoders::round_trip_header(
         "dix",
         data,
+        HEADER_LEN,
         |d| DixRepr::parse(&DixHeader::new_checked(d)?),
         DixRepr::total_len,
         |repr, out| {
-            let mut header = DixHeader::new_unchecked(out);
-            repr.emit(&mut header);
-            header
-                .payload_mut()
-                .copy_from_slice(&data[HEADER_LEN..repr.total_len()]);
+            repr.emit(&mut DixHeader::new_unchecked(out));
             Ok(())
         },
     );
@@ -612,7 +522,7 @@ pub(crate) fn fuzz_mgmt(data: &[u8]) {
     crate::decoders::round_trip(
         "dix_mgmt",
         data,
-        |d| DixMgmtRepr::parse(&DixMgmt::new_checked(d)?, 32),
+        |d| DixMgmtRepr::parse(&DixMgmt::new_checked(d)?, crate::decoders::FUZZ_HASH_LEN),
         DixMgmtRepr::buffer_len,
         |repr, out| repr.emit(&mut DixMgmt::new_unchecked(out)),
     );
@@ -621,13 +531,12 @@ pub(crate) fn fuzz_mgmt(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eth::{ETHERTYPE_O7S, MacAddr, arb_mac};
-    use crate::oap::tests::{oap_request, oap_response};
-    use crate::octets::unhex;
-    use crate::qos::arb_qos;
+    use crate::eth::{ETHERTYPE_O7S, MacAddr};
+    use crate::fixtures::{
+        QOS_UNSET, SHA3_256_OPING, arb_mac, arb_mgmt_trailer, arb_qos, fuzz_with_code, oap_request, oap_response, unhex,
+    };
     use proptest::prelude::*;
 
-    const SHA3_256_OPING: &str = "42dee3b0415b4f690fd91cbd99876f1e9bd8d9745ef7fa32b142773af0349d54";
     fn eth() -> EthRepr {
         EthRepr {
             dst_addr: MacAddr([0x02, 0, 0, 0, 0, 0x02]),
@@ -690,16 +599,7 @@ mod tests {
             code: MgmtCode::FlowReply,
             seid: 0x0077,
             deid: 0x0040,
-            qos: QosSpec {
-                delay: 0,
-                bandwidth: 0,
-                availability: 0,
-                loss: 0,
-                ber: 0,
-                in_order: 0,
-                max_gap: 0,
-                timeout: 0,
-            },
+            qos: QOS_UNSET,
             response: 0,
             hash: &[],
             data: &oap,
@@ -850,23 +750,6 @@ mod tests {
         );
     }
 
-    fn arb_mgmt_parts() -> impl Strategy<Value = (MgmtCode, u16, u16, QosSpec, i32, Vec<u8>, Vec<u8>)> {
-        (
-            proptest::sample::select(MgmtCode::ALL.to_vec()),
-            any::<u16>(),
-            any::<u16>(),
-            arb_qos(),
-            any::<i32>(),
-            proptest::collection::vec(any::<u8>(), 32),
-            proptest::collection::vec(any::<u8>(), 0..200),
-        )
-            .prop_map(|(code, seid, deid, qos, response, hash, data)| {
-                let hash = if code.has_hash() { hash } else { Vec::new() };
-                let data = if code.has_data() { data } else { Vec::new() };
-                (code, seid, deid, qos, response, hash, data)
-            })
-    }
-
     proptest! {
         #[test]
         fn header_repr_emit_then_parse_is_identity(eid in any::<u16>(), payload_len in 0u16..300) {
@@ -890,8 +773,10 @@ mod tests {
         }
 
         #[test]
-        fn mgmt_repr_emit_then_parse_is_identity(parts in arb_mgmt_parts()) {
-            let (code, seid, deid, qos, response, hash, data) = parts;
+        fn mgmt_repr_emit_then_parse_is_identity(
+            (code, hash, data) in arb_mgmt_trailer(),
+            seid in any::<u16>(), deid in any::<u16>(), qos in arb_qos(), response in any::<i32>(),
+        ) {
             let repr = DixMgmtRepr { code, seid, deid, qos, response, hash: &hash, data: &data };
             let mut out = vec![0u8; repr.buffer_len()];
             repr.emit(&mut DixMgmt::new_unchecked(&mut out[..])).expect("fits");
@@ -901,11 +786,9 @@ mod tests {
 
         #[test]
         fn mgmt_parse_then_emit_is_identity(
-            code in 0u8..5, mut body in proptest::collection::vec(any::<u8>(), MGMT_LEN..MGMT_LEN + 120)
+            code in 0u8..5, body in proptest::collection::vec(any::<u8>(), MGMT_LEN..MGMT_LEN + 120)
         ) {
-            body[mgmt_field::CODE] = code;
-            fuzz_mgmt(&body);
-            fuzz_mgmt(&body[..MGMT_LEN + 32.min(body.len() - MGMT_LEN)]);
+            fuzz_with_code(fuzz_mgmt, body, mgmt_field::CODE, code, MGMT_LEN);
         }
 
         #[test]

@@ -24,6 +24,7 @@
 use core::fmt;
 
 use crate::qos::QosCube;
+use crate::view;
 use crate::{Result, WireError};
 
 /// Octets of the default header.
@@ -169,12 +170,7 @@ impl<T: AsRef<[u8]>> DtHeader<T> {
     /// Checks the header is present; after this no accessor or setter panics.
     #[inline]
     pub fn check_len(&self) -> Result<()> {
-        let need = self.layout.header_len();
-        let have = self.buffer.as_ref().len();
-        if have < need {
-            return Err(WireError::Truncated { need, have });
-        }
-        Ok(())
+        view::check_min(self.buffer.as_ref().len(), self.layout.header_len())
     }
 
     /// The underlying buffer.
@@ -379,15 +375,14 @@ impl fmt::Display for DtRepr {
 }
 
 fn fuzz(name: &str, data: &[u8], layout: DtLayout) {
-    crate::decoders::round_trip(
+    crate::decoders::round_trip_header(
         name,
         data,
+        layout.header_len(),
         |d| DtRepr::parse(&DtHeader::new_checked(d, layout)?),
         |_| data.len(),
         |repr, out| {
-            let mut header = DtHeader::new_unchecked(out, layout);
-            repr.emit(&mut header);
-            header.payload_mut().copy_from_slice(&data[layout.header_len()..]);
+            repr.emit(&mut DtHeader::new_unchecked(out, layout));
             Ok(())
         },
     );
@@ -413,7 +408,7 @@ pub(crate) fn fuzz_any_layout(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::octets::unhex;
+    use crate::fixtures::unhex;
     use proptest::prelude::*;
 
     const EXAMPLE: &str = "0D 0C 0B 0A 00 3C 00 40 00 00 00 78 56 34 12";

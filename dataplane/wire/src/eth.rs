@@ -21,6 +21,7 @@ use core::ops::RangeInclusive;
 use core::str::FromStr;
 
 use crate::octets::{put_u16_be, u16_be};
+use crate::view::{self, impl_view};
 use crate::{Result, WireError};
 
 /// The Ethertype o7s and the C prototype use unless configured otherwise.
@@ -113,31 +114,12 @@ pub struct EthFrame<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(EthFrame, "Wraps a buffer that holds at least the 14-octet header.");
+
 impl<T: AsRef<[u8]>> EthFrame<T> {
-    /// Wraps a buffer without checking it; accessors may then panic.
-    pub const fn new_unchecked(buffer: T) -> EthFrame<T> {
-        EthFrame { buffer }
-    }
-
-    /// Wraps a buffer that holds at least the 14-octet header.
-    pub fn new_checked(buffer: T) -> Result<EthFrame<T>> {
-        let frame = EthFrame::new_unchecked(buffer);
-        frame.check_len()?;
-        Ok(frame)
-    }
-
     /// Checks that the header is present; after this no accessor panics.
     pub fn check_len(&self) -> Result<()> {
-        let have = self.buffer.as_ref().len();
-        if have < HEADER_LEN {
-            return Err(WireError::Truncated { need: HEADER_LEN, have });
-        }
-        Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        view::check_min(self.buffer.as_ref().len(), HEADER_LEN)
     }
 
     /// Destination MAC address.
@@ -195,12 +177,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> EthFrame<T> {
     }
 }
 
-impl<T: AsRef<[u8]>> AsRef<[u8]> for EthFrame<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
-    }
-}
-
 /// The header of an Ethernet II frame; the payload stays in the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EthRepr {
@@ -248,30 +224,23 @@ impl fmt::Display for EthRepr {
 
 /// Decoder entry: any frame with a full header round-trips.
 pub(crate) fn fuzz_frame(data: &[u8]) {
-    let payload = data.get(HEADER_LEN..).unwrap_or_default();
-    crate::decoders::round_trip(
+    crate::decoders::round_trip_header(
         "eth",
         data,
+        HEADER_LEN,
         |d| EthRepr::parse(&EthFrame::new_checked(d)?),
         |_| data.len(),
         |repr, out| {
-            let mut frame = EthFrame::new_unchecked(out);
-            repr.emit(&mut frame);
-            frame.payload_mut().copy_from_slice(payload);
+            repr.emit(&mut EthFrame::new_unchecked(out));
             Ok(())
         },
     );
 }
 
 #[cfg(test)]
-pub(crate) fn arb_mac() -> impl proptest::strategy::Strategy<Value = MacAddr> {
-    use proptest::prelude::*;
-    any::<[u8; 6]>().prop_map(MacAddr)
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::arb_mac;
     use proptest::prelude::*;
 
     const FRAME: [u8; 16] = [

@@ -32,6 +32,8 @@ use core::fmt;
 
 use crate::octets::{Hex, put_u16_be, put_u32_be, put_u64_be, u16_be, u32_be, u64_be};
 use crate::qos::QosSpec;
+use crate::trailer::{self, Trailer};
+use crate::view::{self, impl_view};
 use crate::{Result, WireError};
 
 /// Octets of the fixed part.
@@ -54,6 +56,15 @@ pub enum FaCode {
 impl FaCode {
     /// All codes, by value.
     pub const ALL: [FaCode; 3] = [FaCode::FlowReq, FaCode::FlowReply, FaCode::FlowUpdate];
+
+    /// The pieces after the fixed part.
+    const fn trailer(self) -> Trailer {
+        match self {
+            FaCode::FlowReq => Trailer::HASH_AND_DATA,
+            FaCode::FlowReply => Trailer::DATA,
+            FaCode::FlowUpdate => Trailer::NONE,
+        }
+    }
 }
 
 impl TryFrom<u8> for FaCode {
@@ -83,21 +94,26 @@ impl fmt::Display for FaCode {
 mod field {
     use core::ops::Range;
 
+    use crate::qos_fields::QosFields;
+
     pub const S_ADDR: Range<usize> = 0..8;
     pub const R_EID: Range<usize> = 8..16;
     pub const S_EID: Range<usize> = 16..24;
-    pub const BANDWIDTH: Range<usize> = 24..32;
     pub const RESPONSE: Range<usize> = 32..36;
-    pub const DELAY: Range<usize> = 36..40;
-    pub const LOSS: Range<usize> = 40..44;
-    pub const BER: Range<usize> = 44..48;
-    pub const MAX_GAP: Range<usize> = 48..52;
-    pub const TIMEOUT: Range<usize> = 52..56;
     pub const ECE: Range<usize> = 56..58;
     pub const CODE: usize = 58;
-    pub const AVAILABILITY: usize = 59;
-    pub const IN_ORDER: usize = 60;
     pub const TRAILER: usize = 61;
+    pub const QOS: QosFields = QosFields {
+        bandwidth: 24,
+        delay: 36,
+        loss: 40,
+        ber: 44,
+        max_gap: 48,
+        timeout: Some(52),
+        availability: 59,
+        in_order: 60,
+    }
+    .within(TRAILER);
 }
 
 /// A read/write view of a flow allocator message.
@@ -106,37 +122,12 @@ pub struct FaMessage<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(FaMessage, "Wraps a buffer of 61 to 2048 octets.");
+
 impl<T: AsRef<[u8]>> FaMessage<T> {
-    /// Wraps a buffer without checking it; accessors may then panic.
-    pub const fn new_unchecked(buffer: T) -> FaMessage<T> {
-        FaMessage { buffer }
-    }
-
-    /// Wraps a buffer of 61 to 2048 octets.
-    pub fn new_checked(buffer: T) -> Result<FaMessage<T>> {
-        let msg = FaMessage::new_unchecked(buffer);
-        msg.check_len()?;
-        Ok(msg)
-    }
-
     /// Checks the fixed part is present and the whole within 2048 octets.
     pub fn check_len(&self) -> Result<()> {
-        let have = self.buffer.as_ref().len();
-        if have < FIXED_LEN {
-            return Err(WireError::Truncated { need: FIXED_LEN, have });
-        }
-        if have > MAX_LEN {
-            return Err(WireError::TooLong {
-                len: have,
-                max: MAX_LEN,
-            });
-        }
-        Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        view::check_bounds(self.buffer.as_ref().len(), FIXED_LEN, MAX_LEN)
     }
 
     /// Requester's address (FLOW_REQ).
@@ -156,17 +147,7 @@ impl<T: AsRef<[u8]>> FaMessage<T> {
 
     /// The QoS fields (FLOW_REQ).
     pub fn qos(&self) -> QosSpec {
-        let data = self.buffer.as_ref();
-        QosSpec {
-            delay: u32_be(&data[field::DELAY]),
-            bandwidth: u64_be(&data[field::BANDWIDTH]),
-            availability: data[field::AVAILABILITY],
-            loss: u32_be(&data[field::LOSS]),
-            ber: u32_be(&data[field::BER]),
-            in_order: data[field::IN_ORDER],
-            max_gap: u32_be(&data[field::MAX_GAP]),
-            timeout: u32_be(&data[field::TIMEOUT]),
-        }
+        field::QOS.read(self.buffer.as_ref())
     }
 
     /// Allocation result (FLOW_REPLY).
@@ -208,15 +189,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> FaMessage<T> {
 
     /// Sets all QoS fields.
     pub fn set_qos(&mut self, qos: &QosSpec) {
-        let data = self.buffer.as_mut();
-        put_u32_be(&mut data[field::DELAY], qos.delay);
-        put_u64_be(&mut data[field::BANDWIDTH], qos.bandwidth);
-        data[field::AVAILABILITY] = qos.availability;
-        put_u32_be(&mut data[field::LOSS], qos.loss);
-        put_u32_be(&mut data[field::BER], qos.ber);
-        data[field::IN_ORDER] = qos.in_order;
-        put_u32_be(&mut data[field::MAX_GAP], qos.max_gap);
-        put_u32_be(&mut data[field::TIMEOUT], qos.timeout);
+        field::QOS.write(self.buffer.as_mut(), qos);
     }
 
     /// Sets the allocation result.
@@ -237,12 +210,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> FaMessage<T> {
     /// Everything after the fixed part, writable.
     pub fn trailer_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[field::TRAILER..]
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for FaMessage<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 
@@ -276,20 +243,7 @@ impl<'a> FaRepr<'a> {
         msg.check_len()?;
         let code = FaCode::try_from(msg.code())?;
         let trailer = &msg.buffer.as_ref()[field::TRAILER..];
-        let (hash, data) = match code {
-            FaCode::FlowReq => trailer.split_at_checked(hash_len).ok_or(WireError::Truncated {
-                need: FIXED_LEN + hash_len,
-                have: FIXED_LEN + trailer.len(),
-            })?,
-            FaCode::FlowReply => (&[][..], trailer),
-            FaCode::FlowUpdate if trailer.is_empty() => (&[][..], trailer),
-            FaCode::FlowUpdate => {
-                return Err(WireError::TooLong {
-                    len: FIXED_LEN + trailer.len(),
-                    max: FIXED_LEN,
-                });
-            }
-        };
+        let (hash, data) = code.trailer().split(trailer, hash_len, FIXED_LEN)?;
         Ok(FaRepr {
             code,
             s_addr: msg.s_addr(),
@@ -312,24 +266,12 @@ impl<'a> FaRepr<'a> {
     /// fails when the buffer is shorter, the message longer than 2048
     /// octets, or the code does not carry the trailer pieces given.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, msg: &mut FaMessage<T>) -> Result<()> {
-        match self.code {
-            FaCode::FlowReq => {}
-            FaCode::FlowReply if self.hash.is_empty() => {}
-            FaCode::FlowUpdate if self.hash.is_empty() && self.data.is_empty() => {}
-            FaCode::FlowReply | FaCode::FlowUpdate => {
-                return Err(WireError::Invalid {
-                    what: "FA trailer piece the code does not carry",
-                });
-            }
+        if !self.code.trailer().carries(self.hash, self.data) {
+            return Err(WireError::Invalid {
+                what: "FA trailer piece the code does not carry",
+            });
         }
-        let len = self.buffer_len();
-        if len > MAX_LEN {
-            return Err(WireError::TooLong { len, max: MAX_LEN });
-        }
-        let have = msg.buffer.as_ref().len();
-        if have < len {
-            return Err(WireError::Truncated { need: len, have });
-        }
+        view::check_emit(self.buffer_len(), MAX_LEN, msg.buffer.as_ref().len())?;
         msg.set_s_addr(self.s_addr);
         msg.set_r_eid(self.r_eid);
         msg.set_s_eid(self.s_eid);
@@ -337,9 +279,7 @@ impl<'a> FaRepr<'a> {
         msg.set_response(self.response);
         msg.set_ece(self.ece);
         msg.set_code(self.code as u8);
-        let (hash, rest) = msg.trailer_mut().split_at_mut(self.hash.len());
-        hash.copy_from_slice(self.hash);
-        rest[..self.data.len()].copy_from_slice(self.data);
+        trailer::put(msg.trailer_mut(), self.hash, self.data);
         Ok(())
     }
 }
@@ -367,7 +307,7 @@ pub(crate) fn fuzz_message(data: &[u8]) {
     crate::decoders::round_trip(
         "fa",
         data,
-        |d| FaRepr::parse(&FaMessage::new_checked(d)?, 32),
+        |d| FaRepr::parse(&FaMessage::new_checked(d)?, crate::decoders::FUZZ_HASH_LEN),
         FaRepr::buffer_len,
         |repr, out| repr.emit(&mut FaMessage::new_unchecked(out)),
     );
@@ -376,12 +316,8 @@ pub(crate) fn fuzz_message(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oap::tests::{oap_request, oap_response};
-    use crate::octets::unhex;
-    use crate::qos::arb_qos;
+    use crate::fixtures::{QOS_UNSET, SHA3_256_OPING, arb_qos, fuzz_with_code, oap_request, oap_response, unhex};
     use proptest::prelude::*;
-
-    const SHA3_256_OPING: &str = "42dee3b0415b4f690fd91cbd99876f1e9bd8d9745ef7fa32b142773af0349d54";
 
     #[test]
     fn flow_req_fixed_part_of_19_6_is_byte_exact_both_ways() {
@@ -422,16 +358,7 @@ mod tests {
             s_addr: 0,
             r_eid: 0x9999999900000041,
             s_eid: 0,
-            qos: QosSpec {
-                delay: 0,
-                bandwidth: 0,
-                availability: 0,
-                loss: 0,
-                ber: 0,
-                in_order: 0,
-                max_gap: 0,
-                timeout: 0,
-            },
+            qos: QOS_UNSET,
             response: 0,
             ece: 0x0123,
             hash: &[],
@@ -538,11 +465,9 @@ mod tests {
 
         #[test]
         fn parse_then_emit_is_identity(
-            code in 0u8..4, mut msg in proptest::collection::vec(any::<u8>(), FIXED_LEN..FIXED_LEN + 100)
+            code in 0u8..4, msg in proptest::collection::vec(any::<u8>(), FIXED_LEN..FIXED_LEN + 100)
         ) {
-            msg[field::CODE] = code;
-            fuzz_message(&msg);
-            fuzz_message(&msg[..FIXED_LEN]);
+            fuzz_with_code(fuzz_message, msg, field::CODE, code, FIXED_LEN);
         }
     }
 }

@@ -27,8 +27,9 @@
 use core::fmt;
 use core::ops::{BitAnd, BitOr, BitOrAssign};
 
+use crate::Result;
 use crate::octets::{put_u32_be, u32_be};
-use crate::{Result, WireError};
+use crate::view::{self, impl_view};
 
 /// Octets of the header.
 pub const HEADER_LEN: usize = field::PAYLOAD;
@@ -138,31 +139,12 @@ pub struct FrctHeader<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(FrctHeader, "Wraps a buffer holding at least the 12-octet header.");
+
 impl<T: AsRef<[u8]>> FrctHeader<T> {
-    /// Wraps a buffer without checking it; accessors may then panic.
-    pub const fn new_unchecked(buffer: T) -> FrctHeader<T> {
-        FrctHeader { buffer }
-    }
-
-    /// Wraps a buffer holding at least the 12-octet header.
-    pub fn new_checked(buffer: T) -> Result<FrctHeader<T>> {
-        let header = FrctHeader::new_unchecked(buffer);
-        header.check_len()?;
-        Ok(header)
-    }
-
     /// Checks the header is present.
     pub fn check_len(&self) -> Result<()> {
-        let have = self.buffer.as_ref().len();
-        if have < HEADER_LEN {
-            return Err(WireError::Truncated { need: HEADER_LEN, have });
-        }
-        Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        view::check_min(self.buffer.as_ref().len(), HEADER_LEN)
     }
 
     /// The flags.
@@ -230,12 +212,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> FrctHeader<T> {
     }
 }
 
-impl<T: AsRef<[u8]>> AsRef<[u8]> for FrctHeader<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
-    }
-}
-
 /// An FRCT header; the payload stays in the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrctRepr {
@@ -291,15 +267,14 @@ impl fmt::Display for FrctRepr {
 
 /// Decoder entry: any packet with a full header round-trips.
 pub(crate) fn fuzz_header(data: &[u8]) {
-    crate::decoders::round_trip(
+    crate::decoders::round_trip_header(
         "frct",
         data,
+        HEADER_LEN,
         |d| FrctRepr::parse(&FrctHeader::new_checked(d)?),
         |_| data.len(),
         |repr, out| {
-            let mut header = FrctHeader::new_unchecked(out);
-            repr.emit(&mut header);
-            header.payload_mut().copy_from_slice(&data[HEADER_LEN..]);
+            repr.emit(&mut FrctHeader::new_unchecked(out));
             Ok(())
         },
     );
@@ -308,7 +283,8 @@ pub(crate) fn fuzz_header(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::octets::unhex;
+    use crate::WireError;
+    use crate::fixtures::unhex;
     use proptest::prelude::*;
 
     #[test]

@@ -32,6 +32,13 @@
 //! | [`raptor`] | raptor (L1 FPGA) frame | — |
 //! | [`proto`] | CACEP, OEP, DHT (protobuf) | §10, §11, §13 |
 //! | [`decoders`] | every decoder by name, for fuzzing and no-panic sweeps | |
+//!
+//! Each format's module is its home: its diagram, its view, its Repr. The
+//! mechanics several formats repeat live in private modules they call:
+//! `view` (constructors and length checks of every view), `octets`
+//! (integers at fixed offsets), `qos_fields` (where a flow-allocation
+//! message puts each QoS field) and `trailer` (the hash and piggybacked
+//! data after a flow-allocation message's fixed part).
 #![forbid(unsafe_code)]
 
 pub mod error;
@@ -49,8 +56,14 @@ pub mod oap;
 mod octets;
 pub mod proto;
 pub mod qos;
+mod qos_fields;
 pub mod raptor;
+mod trailer;
 pub mod udp;
+mod view;
+
+#[cfg(test)]
+mod fixtures;
 
 pub use error::WireError;
 

@@ -38,8 +38,10 @@ use core::fmt;
 
 pub use crate::dix::MgmtCode;
 use crate::eth::MacAddr;
-use crate::octets::{Hex, put_u16_be, put_u32_be, put_u64_be, u16_be, u32_be, u64_be};
+use crate::octets::{Hex, put_u16_be, put_u32_be, u16_be, u32_be};
 use crate::qos::QosSpec;
+use crate::trailer;
+use crate::view::{self, impl_view};
 use crate::{Result, WireError};
 
 /// Octets of the 802.3 + LLC header.
@@ -77,26 +79,17 @@ pub struct LlcFrame<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(
+    LlcFrame,
+    "Wraps a buffer holding a valid 802.3 length and what it counts."
+);
+
 impl<T: AsRef<[u8]>> LlcFrame<T> {
-    /// Wraps a buffer without checking it; accessors may then panic.
-    pub const fn new_unchecked(buffer: T) -> LlcFrame<T> {
-        LlcFrame { buffer }
-    }
-
-    /// Wraps a buffer holding a valid 802.3 length and what it counts.
-    pub fn new_checked(buffer: T) -> Result<LlcFrame<T>> {
-        let frame = LlcFrame::new_unchecked(buffer);
-        frame.check_len()?;
-        Ok(frame)
-    }
-
     /// Checks the header, that the length field is an 802.3 length of at
     /// least the LLC part, and that the octets it counts are present.
     pub fn check_len(&self) -> Result<()> {
         let have = self.buffer.as_ref().len();
-        if have < HEADER_LEN {
-            return Err(WireError::Truncated { need: HEADER_LEN, have });
-        }
+        view::check_min(have, HEADER_LEN)?;
         let length = self.length();
         if length > MAX_LENGTH {
             return Err(WireError::Invalid {
@@ -116,11 +109,6 @@ impl<T: AsRef<[u8]>> LlcFrame<T> {
             });
         }
         Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Destination MAC address.
@@ -208,12 +196,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> LlcFrame<T> {
     }
 }
 
-impl<T: AsRef<[u8]>> AsRef<[u8]> for LlcFrame<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
-    }
-}
-
 /// The header of an eth-llc frame; the payload stays in the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LlcRepr {
@@ -265,10 +247,7 @@ impl LlcRepr {
                 max: MAX_PAYLOAD_LEN,
             });
         }
-        let have = frame.buffer.as_ref().len();
-        if have < HEADER_LEN {
-            return Err(WireError::Truncated { need: HEADER_LEN, have });
-        }
+        view::check_min(frame.buffer.as_ref().len(), HEADER_LEN)?;
         frame.set_dst_addr(self.dst_addr);
         frame.set_src_addr(self.src_addr);
         frame.set_length(self.payload_len + LLC_LEN as u16);
@@ -292,19 +271,24 @@ impl fmt::Display for LlcRepr {
 mod mgmt_field {
     use core::ops::Range;
 
+    use crate::qos_fields::QosFields;
+
     pub const SSAP: usize = 0;
     pub const DSAP: usize = 1;
     pub const CODE: usize = 2;
-    pub const AVAILABILITY: usize = 3;
-    pub const LOSS: Range<usize> = 4..8;
-    pub const BANDWIDTH: Range<usize> = 8..16;
-    pub const BER: Range<usize> = 16..20;
-    pub const MAX_GAP: Range<usize> = 20..24;
-    pub const DELAY: Range<usize> = 24..28;
-    pub const TIMEOUT: Range<usize> = 28..32;
     pub const RESPONSE: Range<usize> = 32..36;
-    pub const IN_ORDER: usize = 36;
     pub const TRAILER: usize = 37;
+    pub const QOS: QosFields = QosFields {
+        availability: 3,
+        loss: 4,
+        bandwidth: 8,
+        ber: 16,
+        max_gap: 20,
+        delay: 24,
+        timeout: Some(28),
+        in_order: 36,
+    }
+    .within(TRAILER);
 }
 
 /// A read/write view of an eth-llc management body (the payload of a
@@ -314,37 +298,12 @@ pub struct LlcMgmt<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(LlcMgmt, "Wraps a buffer of 37 to [`MAX_MGMT_LEN`] octets.");
+
 impl<T: AsRef<[u8]>> LlcMgmt<T> {
-    /// Wraps a buffer without checking it; accessors may then panic.
-    pub const fn new_unchecked(buffer: T) -> LlcMgmt<T> {
-        LlcMgmt { buffer }
-    }
-
-    /// Wraps a buffer of 37 to [`MAX_MGMT_LEN`] octets.
-    pub fn new_checked(buffer: T) -> Result<LlcMgmt<T>> {
-        let msg = LlcMgmt::new_unchecked(buffer);
-        msg.check_len()?;
-        Ok(msg)
-    }
-
     /// Checks the fixed part is present and the body fits in a frame.
     pub fn check_len(&self) -> Result<()> {
-        let have = self.buffer.as_ref().len();
-        if have < MGMT_LEN {
-            return Err(WireError::Truncated { need: MGMT_LEN, have });
-        }
-        if have > MAX_MGMT_LEN {
-            return Err(WireError::TooLong {
-                len: have,
-                max: MAX_MGMT_LEN,
-            });
-        }
-        Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        view::check_bounds(self.buffer.as_ref().len(), MGMT_LEN, MAX_MGMT_LEN)
     }
 
     /// SAP of the sender of this message.
@@ -364,17 +323,7 @@ impl<T: AsRef<[u8]>> LlcMgmt<T> {
 
     /// The QoS fields (FLOW_REQ).
     pub fn qos(&self) -> QosSpec {
-        let data = self.buffer.as_ref();
-        QosSpec {
-            delay: u32_be(&data[mgmt_field::DELAY]),
-            bandwidth: u64_be(&data[mgmt_field::BANDWIDTH]),
-            availability: data[mgmt_field::AVAILABILITY],
-            loss: u32_be(&data[mgmt_field::LOSS]),
-            ber: u32_be(&data[mgmt_field::BER]),
-            in_order: data[mgmt_field::IN_ORDER],
-            max_gap: u32_be(&data[mgmt_field::MAX_GAP]),
-            timeout: u32_be(&data[mgmt_field::TIMEOUT]),
-        }
+        mgmt_field::QOS.read(self.buffer.as_ref())
     }
 
     /// Allocation result (FLOW_REPLY).
@@ -406,15 +355,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> LlcMgmt<T> {
 
     /// Sets all QoS fields.
     pub fn set_qos(&mut self, qos: &QosSpec) {
-        let data = self.buffer.as_mut();
-        put_u32_be(&mut data[mgmt_field::DELAY], qos.delay);
-        put_u64_be(&mut data[mgmt_field::BANDWIDTH], qos.bandwidth);
-        data[mgmt_field::AVAILABILITY] = qos.availability;
-        put_u32_be(&mut data[mgmt_field::LOSS], qos.loss);
-        put_u32_be(&mut data[mgmt_field::BER], qos.ber);
-        data[mgmt_field::IN_ORDER] = qos.in_order;
-        put_u32_be(&mut data[mgmt_field::MAX_GAP], qos.max_gap);
-        put_u32_be(&mut data[mgmt_field::TIMEOUT], qos.timeout);
+        mgmt_field::QOS.write(self.buffer.as_mut(), qos);
     }
 
     /// Sets the allocation result.
@@ -425,12 +366,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> LlcMgmt<T> {
     /// Everything after the fixed part, writable.
     pub fn trailer_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[mgmt_field::TRAILER..]
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for LlcMgmt<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 
@@ -459,7 +394,7 @@ impl<'a> LlcMgmtRepr<'a> {
         msg.check_len()?;
         let code = MgmtCode::try_from(msg.code())?;
         let trailer = &msg.buffer.as_ref()[mgmt_field::TRAILER..];
-        let (hash, data) = code.split_trailer(trailer, hash_len, MGMT_LEN)?;
+        let (hash, data) = code.trailer().split(trailer, hash_len, MGMT_LEN)?;
         Ok(LlcMgmtRepr {
             code,
             ssap: msg.ssap(),
@@ -481,22 +416,13 @@ impl<'a> LlcMgmtRepr<'a> {
     /// the code does not carry the trailer pieces given.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, msg: &mut LlcMgmt<T>) -> Result<()> {
         self.code.check_trailer(self.hash, self.data)?;
-        let len = self.buffer_len();
-        if len > MAX_MGMT_LEN {
-            return Err(WireError::TooLong { len, max: MAX_MGMT_LEN });
-        }
-        let have = msg.buffer.as_ref().len();
-        if have < len {
-            return Err(WireError::Truncated { need: len, have });
-        }
+        view::check_emit(self.buffer_len(), MAX_MGMT_LEN, msg.buffer.as_ref().len())?;
         msg.set_ssap(self.ssap);
         msg.set_dsap(self.dsap);
         msg.set_code(self.code as u8);
         msg.set_qos(&self.qos);
         msg.set_response(self.response);
-        let (hash, rest) = msg.trailer_mut().split_at_mut(self.hash.len());
-        hash.copy_from_slice(self.hash);
-        rest[..self.data.len()].copy_from_slice(self.data);
+        trailer::put(msg.trailer_mut(), self.hash, self.data);
         Ok(())
     }
 }
@@ -519,17 +445,13 @@ impl fmt::Display for LlcMgmtRepr<'_> {
 
 /// Decoder entry: a frame header and the payload it delimits round-trip.
 pub(crate) fn fuzz_frame(data: &[u8]) {
-    crate::decoders::round_trip(
+    crate::decoders::round_trip_header(
         "llc",
         data,
+        HEADER_LEN,
         |d| LlcRepr::parse(&LlcFrame::new_checked(d)?),
         LlcRepr::total_len,
-        |repr, out| {
-            let mut frame = LlcFrame::new_unchecked(out);
-            repr.emit(&mut frame)?;
-            frame.payload_mut().copy_from_slice(&data[HEADER_LEN..repr.total_len()]);
-            Ok(())
-        },
+        |repr, out| repr.emit(&mut LlcFrame::new_unchecked(out)),
     );
 }
 
@@ -538,7 +460,7 @@ pub(crate) fn fuzz_mgmt(data: &[u8]) {
     crate::decoders::round_trip(
         "llc_mgmt",
         data,
-        |d| LlcMgmtRepr::parse(&LlcMgmt::new_checked(d)?, 32),
+        |d| LlcMgmtRepr::parse(&LlcMgmt::new_checked(d)?, crate::decoders::FUZZ_HASH_LEN),
         LlcMgmtRepr::buffer_len,
         |repr, out| repr.emit(&mut LlcMgmt::new_unchecked(out)),
     );
@@ -547,10 +469,7 @@ pub(crate) fn fuzz_mgmt(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eth::arb_mac;
-    use crate::oap::tests::oap_request;
-    use crate::octets::unhex;
-    use crate::qos::arb_qos;
+    use crate::fixtures::{SHA3_256_OPING, arb_mac, arb_mgmt_trailer, arb_qos, fuzz_with_code, oap_request, unhex};
     use proptest::prelude::*;
 
     fn mac(last: u8) -> MacAddr {
@@ -644,7 +563,7 @@ mod tests {
 
     #[test]
     fn flow_req_body_lays_out_sap_first_and_qos_in_its_own_order() {
-        let hash = unhex("42dee3b0415b4f690fd91cbd99876f1e9bd8d9745ef7fa32b142773af0349d54");
+        let hash = unhex(SHA3_256_OPING);
         let oap = oap_request();
         let repr = LlcMgmtRepr {
             code: MgmtCode::FlowReq,
@@ -729,14 +648,10 @@ mod tests {
 
         #[test]
         fn mgmt_repr_emit_then_parse_is_identity(
-            code in proptest::sample::select(MgmtCode::ALL.to_vec()),
+            (code, hash, data) in arb_mgmt_trailer(),
             ssap in any::<u8>(), dsap in any::<u8>(), qos in arb_qos(), response in any::<i32>(),
-            hash in proptest::collection::vec(any::<u8>(), 32),
-            data in proptest::collection::vec(any::<u8>(), 0..200),
         ) {
-            let hash = if code.has_hash() { &hash[..] } else { &[] };
-            let data = if code.has_data() { &data[..] } else { &[] };
-            let repr = LlcMgmtRepr { code, ssap, dsap, qos, response, hash, data };
+            let repr = LlcMgmtRepr { code, ssap, dsap, qos, response, hash: &hash, data: &data };
             let mut out = vec![0u8; repr.buffer_len()];
             repr.emit(&mut LlcMgmt::new_unchecked(&mut out[..])).expect("fits");
             let msg = LlcMgmt::new_checked(&out[..]).expect("emitted body");
@@ -745,11 +660,9 @@ mod tests {
 
         #[test]
         fn mgmt_parse_then_emit_is_identity(
-            code in 0u8..5, mut body in proptest::collection::vec(any::<u8>(), MGMT_LEN..MGMT_LEN + 120)
+            code in 0u8..5, body in proptest::collection::vec(any::<u8>(), MGMT_LEN..MGMT_LEN + 120)
         ) {
-            body[mgmt_field::CODE] = code;
-            fuzz_mgmt(&body);
-            fuzz_mgmt(&body[..MGMT_LEN + 32.min(body.len() - MGMT_LEN)]);
+            fuzz_with_code(fuzz_mgmt, body, mgmt_field::CODE, code, MGMT_LEN);
         }
     }
 }

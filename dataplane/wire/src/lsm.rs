@@ -14,8 +14,9 @@
 
 use core::fmt;
 
+use crate::Result;
 use crate::octets::{put_u64_be, u64_be};
-use crate::{Result, WireError};
+use crate::view::{self, impl_view};
 
 /// Octets of every link-state message.
 pub const LEN: usize = 24;
@@ -34,34 +35,12 @@ pub struct Lsm<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(Lsm, "Wraps a buffer of exactly 24 octets.");
+
 impl<T: AsRef<[u8]>> Lsm<T> {
-    /// Wraps a buffer without checking it; accessors may then panic.
-    pub const fn new_unchecked(buffer: T) -> Lsm<T> {
-        Lsm { buffer }
-    }
-
-    /// Wraps a buffer of exactly 24 octets.
-    pub fn new_checked(buffer: T) -> Result<Lsm<T>> {
-        let lsm = Lsm::new_unchecked(buffer);
-        lsm.check_len()?;
-        Ok(lsm)
-    }
-
     /// Checks the length is exactly 24.
     pub fn check_len(&self) -> Result<()> {
-        let have = self.buffer.as_ref().len();
-        if have < LEN {
-            return Err(WireError::Truncated { need: LEN, have });
-        }
-        if have > LEN {
-            return Err(WireError::TooLong { len: have, max: LEN });
-        }
-        Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        view::check_bounds(self.buffer.as_ref().len(), LEN, LEN)
     }
 
     /// Destination end of the adjacency.
@@ -94,12 +73,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Lsm<T> {
     /// Sets the sequence number.
     pub fn set_seqno(&mut self, seqno: u64) {
         put_u64_be(&mut self.buffer.as_mut()[field::SEQNO], seqno);
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for Lsm<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 
@@ -161,7 +134,8 @@ pub(crate) fn fuzz_message(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::octets::unhex;
+    use crate::WireError;
+    use crate::fixtures::unhex;
     use proptest::prelude::*;
 
     #[test]

@@ -30,6 +30,7 @@
 use core::fmt;
 
 use crate::octets::{Hex, put_u16_be, put_u64_be, u16_be, u64_be};
+use crate::view::{self, impl_view};
 use crate::{Result, WireError};
 
 /// Octets of the fixed part, and of an unauthenticated request.
@@ -153,32 +154,24 @@ mod field {
 }
 
 /// A read/write view of an OAP header.
+///
+/// Unchecked, only the fixed-field accessors may panic: the variable-part
+/// accessors (certificate, kex data, data, rest) never do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OapHeader<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(
+    OapHeader,
+    "Wraps a buffer holding the fixed part and the certificate, kex data and data its length fields announce."
+);
+
 impl<T: AsRef<[u8]>> OapHeader<T> {
-    /// Wraps a buffer without checking it; fixed-field accessors may then
-    /// panic (the variable-part accessors never do).
-    pub const fn new_unchecked(buffer: T) -> OapHeader<T> {
-        OapHeader { buffer }
-    }
-
-    /// Wraps a buffer holding the fixed part and the certificate, kex data
-    /// and data its length fields announce.
-    pub fn new_checked(buffer: T) -> Result<OapHeader<T>> {
-        let header = OapHeader::new_unchecked(buffer);
-        header.check_len()?;
-        Ok(header)
-    }
-
     /// Checks the fixed part and the three length-delimited fields.
     pub fn check_len(&self) -> Result<()> {
         let have = self.buffer.as_ref().len();
-        if have < FIXED_LEN {
-            return Err(WireError::Truncated { need: FIXED_LEN, have });
-        }
+        view::check_min(have, FIXED_LEN)?;
         let announced = self.rest_offset() - FIXED_LEN;
         if announced > have - FIXED_LEN {
             return Err(WireError::BadLength {
@@ -187,11 +180,6 @@ impl<T: AsRef<[u8]>> OapHeader<T> {
             });
         }
         Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Random allocation id.
@@ -332,12 +320,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> OapHeader<T> {
     /// Sets the data length.
     pub fn set_data_len(&mut self, len: u16) {
         put_u16_be(&mut self.buffer.as_mut()[field::DATA_LEN], len);
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for OapHeader<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 
@@ -547,26 +529,10 @@ pub(crate) fn fuzz_response(data: &[u8]) {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::octets::unhex;
+    use crate::fixtures::{oap_request, oap_response};
     use proptest::prelude::*;
-
-    /// The unauthenticated request of the tests: id 00..0f, timestamp
-    /// 1700000000 s, every NID and length zero.
-    pub(crate) fn oap_request() -> Vec<u8> {
-        unhex("000102030405060708090a0b0c0d0e0f 17979cfe362a0000 0000 0000 0000 0000 0000 0000")
-    }
-
-    /// The unauthenticated response to [`oap_request`]: the same id, a
-    /// later timestamp, and SHA-384 of the 36 request octets.
-    pub(crate) fn oap_response() -> Vec<u8> {
-        unhex(
-            "000102030405060708090a0b0c0d0e0f 17979cfe3a0aa980 0000 0000 0000 0000 0000 0000
-             e35360b3542980274cb8c9081b9c7601ee10268b39de5f40
-             b9618a0bd066c31174c6582da00355876176cf73696ba53e",
-        )
-    }
 
     #[test]
     fn unauthenticated_request_is_36_octets_and_round_trips() {

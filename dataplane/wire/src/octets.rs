@@ -64,11 +64,3 @@ impl core::fmt::Display for Hex<'_> {
         Ok(())
     }
 }
-
-/// The octets a test vector spells in hex; anything that is not a hex
-/// digit (spaces, `|`, newlines) only separates.
-#[cfg(test)]
-pub(crate) fn unhex(text: &str) -> Vec<u8> {
-    let digits: String = text.chars().filter(char::is_ascii_hexdigit).collect();
-    hex::decode(digits).expect("test vector is hex")
-}

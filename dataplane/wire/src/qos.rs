@@ -15,7 +15,8 @@
 //!
 //! A spec has no wire layout of its own: every flow-allocation message
 //! (eth-dix, eth-llc, UDP, FA, raptor) lays these fields out in its own
-//! order, so each of those modules reads and writes them itself.
+//! order, which each of those modules states in a table that the private
+//! `qos_fields` module reads and writes through.
 
 use core::fmt;
 use core::str::FromStr;
@@ -235,34 +236,6 @@ impl fmt::Display for QosCube {
             QosCube::Voice => "voice",
         })
     }
-}
-
-/// Any spec, for the other modules' property tests.
-#[cfg(test)]
-pub(crate) fn arb_qos() -> impl proptest::strategy::Strategy<Value = QosSpec> {
-    use proptest::prelude::*;
-    (
-        any::<u32>(),
-        any::<u64>(),
-        any::<u8>(),
-        any::<u32>(),
-        any::<u32>(),
-        any::<u8>(),
-        any::<u32>(),
-        any::<u32>(),
-    )
-        .prop_map(
-            |(delay, bandwidth, availability, loss, ber, in_order, max_gap, timeout)| QosSpec {
-                delay,
-                bandwidth,
-                availability,
-                loss,
-                ber,
-                in_order,
-                max_gap,
-                timeout,
-            },
-        )
 }
 
 #[cfg(test)]

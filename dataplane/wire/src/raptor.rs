@@ -53,8 +53,10 @@
 use core::fmt;
 
 pub use crate::dix::MgmtCode;
-use crate::octets::{Hex, put_u32_be, put_u64_be, u32_be, u64_be};
+use crate::octets::Hex;
 use crate::qos::QosSpec;
+use crate::trailer::Trailer;
+use crate::view::{self, impl_view};
 use crate::{Result, WireError};
 
 /// Octets of the frame header.
@@ -85,26 +87,17 @@ pub struct RaptorFrame<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(
+    RaptorFrame,
+    "Wraps a buffer whose length field is valid and fits in it."
+);
+
 impl<T: AsRef<[u8]>> RaptorFrame<T> {
-    /// Wraps a buffer without checking it; accessors may then panic.
-    pub const fn new_unchecked(buffer: T) -> RaptorFrame<T> {
-        RaptorFrame { buffer }
-    }
-
-    /// Wraps a buffer whose length field is valid and fits in it.
-    pub fn new_checked(buffer: T) -> Result<RaptorFrame<T>> {
-        let frame = RaptorFrame::new_unchecked(buffer);
-        frame.check_len()?;
-        Ok(frame)
-    }
-
     /// Checks the header, the bounds the C receiver puts on the length
     /// field, and that the frame it announces is present.
     pub fn check_len(&self) -> Result<()> {
         let have = self.buffer.as_ref().len();
-        if have < HEADER_LEN {
-            return Err(WireError::Truncated { need: HEADER_LEN, have });
-        }
+        view::check_min(have, HEADER_LEN)?;
         let length = usize::from(self.length());
         if length < HEADER_LEN {
             return Err(WireError::Invalid {
@@ -121,11 +114,6 @@ impl<T: AsRef<[u8]>> RaptorFrame<T> {
             return Err(WireError::BadLength { field: length, have });
         }
         Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Frame length, header included (little-endian on the wire).
@@ -171,12 +159,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> RaptorFrame<T> {
     }
 }
 
-impl<T: AsRef<[u8]>> AsRef<[u8]> for RaptorFrame<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
-    }
-}
-
 /// A raptor frame header; the payload stays in the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RaptorRepr {
@@ -216,10 +198,7 @@ impl RaptorRepr {
                 max: MAX_PAYLOAD_LEN,
             });
         }
-        let have = frame.buffer.as_ref().len();
-        if have < HEADER_LEN {
-            return Err(WireError::Truncated { need: HEADER_LEN, have });
-        }
+        view::check_min(frame.buffer.as_ref().len(), HEADER_LEN)?;
         frame.set_length(self.payload_len + HEADER_LEN as u16);
         frame.set_eid(self.eid);
         Ok(())
@@ -233,20 +212,33 @@ impl fmt::Display for RaptorRepr {
 }
 
 mod mgmt_field {
-    use core::ops::Range;
+    use crate::qos_fields::QosFields;
 
     pub const CODE: usize = 0;
     pub const SEID: usize = 1;
     pub const DEID: usize = 2;
     pub const RESPONSE: usize = 3;
-    pub const LOSS: Range<usize> = 4..8;
-    pub const BANDWIDTH: Range<usize> = 8..16;
-    pub const BER: Range<usize> = 16..20;
-    pub const MAX_GAP: Range<usize> = 20..24;
-    pub const DELAY: Range<usize> = 24..28;
-    pub const IN_ORDER: usize = 28;
-    pub const AVAILABILITY: usize = 29;
     pub const TRAILER: usize = 30;
+    pub const QOS: QosFields = QosFields {
+        loss: 4,
+        bandwidth: 8,
+        ber: 16,
+        max_gap: 20,
+        delay: 24,
+        timeout: None,
+        in_order: 28,
+        availability: 29,
+    }
+    .within(TRAILER);
+}
+
+/// The pieces after the fixed part: the hash where eth-dix has one, and
+/// never data (the C receiver takes exactly 30 octets plus the hash).
+const fn mgmt_trailer(code: MgmtCode) -> Trailer {
+    Trailer {
+        hash: code.has_hash(),
+        data: false,
+    }
 }
 
 /// A read/write view of a raptor management message (payload of EID 1).
@@ -255,37 +247,15 @@ pub struct RaptorMgmt<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(
+    RaptorMgmt,
+    "Wraps a buffer holding the 30-octet fixed part, within a frame."
+);
+
 impl<T: AsRef<[u8]>> RaptorMgmt<T> {
-    /// Wraps a buffer without checking it; accessors may then panic.
-    pub const fn new_unchecked(buffer: T) -> RaptorMgmt<T> {
-        RaptorMgmt { buffer }
-    }
-
-    /// Wraps a buffer holding the 30-octet fixed part, within a frame.
-    pub fn new_checked(buffer: T) -> Result<RaptorMgmt<T>> {
-        let msg = RaptorMgmt::new_unchecked(buffer);
-        msg.check_len()?;
-        Ok(msg)
-    }
-
     /// Checks the fixed part is present and the message fits in a frame.
     pub fn check_len(&self) -> Result<()> {
-        let have = self.buffer.as_ref().len();
-        if have < MGMT_LEN {
-            return Err(WireError::Truncated { need: MGMT_LEN, have });
-        }
-        if have > MAX_PAYLOAD_LEN {
-            return Err(WireError::TooLong {
-                len: have,
-                max: MAX_PAYLOAD_LEN,
-            });
-        }
-        Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        view::check_bounds(self.buffer.as_ref().len(), MGMT_LEN, MAX_PAYLOAD_LEN)
     }
 
     /// The raw code octet.
@@ -310,17 +280,7 @@ impl<T: AsRef<[u8]>> RaptorMgmt<T> {
 
     /// The QoS fields (FLOW_REQ); timeout is not carried and reads as 0.
     pub fn qos(&self) -> QosSpec {
-        let data = self.buffer.as_ref();
-        QosSpec {
-            delay: u32_be(&data[mgmt_field::DELAY]),
-            bandwidth: u64_be(&data[mgmt_field::BANDWIDTH]),
-            availability: data[mgmt_field::AVAILABILITY],
-            loss: u32_be(&data[mgmt_field::LOSS]),
-            ber: u32_be(&data[mgmt_field::BER]),
-            in_order: data[mgmt_field::IN_ORDER],
-            max_gap: u32_be(&data[mgmt_field::MAX_GAP]),
-            timeout: 0,
-        }
+        mgmt_field::QOS.read(self.buffer.as_ref())
     }
 
     /// Everything after the fixed part.
@@ -352,25 +312,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> RaptorMgmt<T> {
 
     /// Sets the QoS fields; the timeout has no field and is dropped.
     pub fn set_qos(&mut self, qos: &QosSpec) {
-        let data = self.buffer.as_mut();
-        put_u32_be(&mut data[mgmt_field::DELAY], qos.delay);
-        put_u64_be(&mut data[mgmt_field::BANDWIDTH], qos.bandwidth);
-        data[mgmt_field::AVAILABILITY] = qos.availability;
-        put_u32_be(&mut data[mgmt_field::LOSS], qos.loss);
-        put_u32_be(&mut data[mgmt_field::BER], qos.ber);
-        data[mgmt_field::IN_ORDER] = qos.in_order;
-        put_u32_be(&mut data[mgmt_field::MAX_GAP], qos.max_gap);
+        mgmt_field::QOS.write(self.buffer.as_mut(), qos);
     }
 
     /// Everything after the fixed part, writable.
     pub fn trailer_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[mgmt_field::TRAILER..]
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for RaptorMgmt<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 
@@ -397,27 +344,14 @@ impl<'a> RaptorMgmtRepr<'a> {
     pub fn parse<T: AsRef<[u8]> + ?Sized>(msg: &RaptorMgmt<&'a T>, hash_len: usize) -> Result<RaptorMgmtRepr<'a>> {
         msg.check_len()?;
         let code = MgmtCode::try_from(msg.code())?;
-        let trailer = &msg.buffer.as_ref()[mgmt_field::TRAILER..];
-        let expected = if code.has_hash() { hash_len } else { 0 };
-        if trailer.len() < expected {
-            return Err(WireError::Truncated {
-                need: MGMT_LEN + expected,
-                have: MGMT_LEN + trailer.len(),
-            });
-        }
-        if trailer.len() > expected {
-            return Err(WireError::TooLong {
-                len: MGMT_LEN + trailer.len(),
-                max: MGMT_LEN + expected,
-            });
-        }
+        let (hash, _) = mgmt_trailer(code).split(&msg.buffer.as_ref()[mgmt_field::TRAILER..], hash_len, MGMT_LEN)?;
         Ok(RaptorMgmtRepr {
             code,
             seid: msg.seid(),
             deid: msg.deid(),
             response: msg.response(),
             qos: msg.qos(),
-            hash: trailer,
+            hash,
         })
     }
 
@@ -430,22 +364,8 @@ impl<'a> RaptorMgmtRepr<'a> {
     /// octets; fails when the buffer is shorter, the message does not fit
     /// a frame, or a FLOW_REPLY is given a hash.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, msg: &mut RaptorMgmt<T>) -> Result<()> {
-        if !self.code.has_hash() && !self.hash.is_empty() {
-            return Err(WireError::Invalid {
-                what: "hash in a FLOW_REPLY",
-            });
-        }
-        let len = self.buffer_len();
-        if len > MAX_PAYLOAD_LEN {
-            return Err(WireError::TooLong {
-                len,
-                max: MAX_PAYLOAD_LEN,
-            });
-        }
-        let have = msg.buffer.as_ref().len();
-        if have < len {
-            return Err(WireError::Truncated { need: len, have });
-        }
+        self.code.check_trailer(self.hash, &[])?;
+        view::check_emit(self.buffer_len(), MAX_PAYLOAD_LEN, msg.buffer.as_ref().len())?;
         msg.set_code(self.code as u8);
         msg.set_seid(self.seid);
         msg.set_deid(self.deid);
@@ -481,17 +401,13 @@ impl fmt::Display for RaptorMgmtRepr<'_> {
 
 /// Decoder entry: a frame header and the payload it delimits round-trip.
 pub(crate) fn fuzz_frame(data: &[u8]) {
-    crate::decoders::round_trip(
+    crate::decoders::round_trip_header(
         "raptor",
         data,
+        HEADER_LEN,
         |d| RaptorRepr::parse(&RaptorFrame::new_checked(d)?),
         RaptorRepr::total_len,
-        |repr, out| {
-            let mut frame = RaptorFrame::new_unchecked(out);
-            repr.emit(&mut frame)?;
-            frame.payload_mut().copy_from_slice(&data[HEADER_LEN..repr.total_len()]);
-            Ok(())
-        },
+        |repr, out| repr.emit(&mut RaptorFrame::new_unchecked(out)),
     );
 }
 
@@ -500,7 +416,7 @@ pub(crate) fn fuzz_mgmt(data: &[u8]) {
     crate::decoders::round_trip(
         "raptor_mgmt",
         data,
-        |d| RaptorMgmtRepr::parse(&RaptorMgmt::new_checked(d)?, 32),
+        |d| RaptorMgmtRepr::parse(&RaptorMgmt::new_checked(d)?, crate::decoders::FUZZ_HASH_LEN),
         RaptorMgmtRepr::buffer_len,
         |repr, out| repr.emit(&mut RaptorMgmt::new_unchecked(out)),
     );
@@ -509,11 +425,8 @@ pub(crate) fn fuzz_mgmt(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::octets::unhex;
-    use crate::qos::arb_qos;
+    use crate::fixtures::{QOS_UNSET, SHA3_256_OPING, arb_mgmt_trailer, arb_qos, fuzz_with_code, unhex};
     use proptest::prelude::*;
-
-    const SHA3_256_OPING: &str = "42dee3b0415b4f690fd91cbd99876f1e9bd8d9745ef7fa32b142773af0349d54";
 
     #[test]
     fn length_is_little_endian_and_counts_the_header() {
@@ -624,16 +537,7 @@ mod tests {
             seid: 0,
             deid: 0,
             response: 0,
-            qos: QosSpec {
-                delay: 0,
-                bandwidth: 0,
-                availability: 0,
-                loss: 0,
-                ber: 0,
-                in_order: 0,
-                max_gap: 0,
-                timeout: 0,
-            },
+            qos: QOS_UNSET,
             hash: &hash,
         };
         let header = RaptorRepr {
@@ -675,13 +579,11 @@ mod tests {
 
         #[test]
         fn mgmt_repr_emit_then_parse_is_identity(
-            code in proptest::sample::select(MgmtCode::ALL.to_vec()),
+            (code, hash, _) in arb_mgmt_trailer(),
             eids in any::<(u8, u8)>(), response in any::<i8>(), qos in arb_qos(),
-            hash in proptest::collection::vec(any::<u8>(), 32),
         ) {
-            let hash = if code.has_hash() { &hash[..] } else { &[] };
             let qos = QosSpec { timeout: 0, ..qos };
-            let repr = RaptorMgmtRepr { code, seid: eids.0, deid: eids.1, response, qos, hash };
+            let repr = RaptorMgmtRepr { code, seid: eids.0, deid: eids.1, response, qos, hash: &hash };
             let mut out = vec![0u8; repr.buffer_len()];
             repr.emit(&mut RaptorMgmt::new_unchecked(&mut out[..])).expect("fits");
             let msg = RaptorMgmt::new_checked(&out[..]).expect("emitted message");
@@ -690,14 +592,9 @@ mod tests {
 
         #[test]
         fn mgmt_parse_then_emit_is_identity(
-            code in 0u8..5, mut body in proptest::collection::vec(any::<u8>(), MGMT_LEN..MGMT_LEN + 40)
+            code in 0u8..5, body in proptest::collection::vec(any::<u8>(), MGMT_LEN..MGMT_LEN + 40)
         ) {
-            body[mgmt_field::CODE] = code;
-            fuzz_mgmt(&body);
-            fuzz_mgmt(&body[..MGMT_LEN]);
-            if body.len() >= MGMT_LEN + 32 {
-                fuzz_mgmt(&body[..MGMT_LEN + 32]);
-            }
+            fuzz_with_code(fuzz_mgmt, body, mgmt_field::CODE, code, MGMT_LEN);
         }
     }
 }

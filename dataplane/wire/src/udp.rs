@@ -39,8 +39,10 @@
 
 use core::fmt;
 
-use crate::octets::{Hex, put_u32_be, put_u64_be, u32_be, u64_be};
+use crate::octets::{Hex, put_u32_be, u32_be};
 use crate::qos::QosSpec;
+use crate::trailer::{self, Trailer};
+use crate::view::{self, impl_view};
 use crate::{Result, WireError};
 
 /// Octets of the EID word.
@@ -70,31 +72,12 @@ pub struct UdpDatagram<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(UdpDatagram, "Wraps a buffer holding at least the EID word.");
+
 impl<T: AsRef<[u8]>> UdpDatagram<T> {
-    /// Wraps a buffer without checking it; accessors may then panic.
-    pub const fn new_unchecked(buffer: T) -> UdpDatagram<T> {
-        UdpDatagram { buffer }
-    }
-
-    /// Wraps a buffer holding at least the EID word.
-    pub fn new_checked(buffer: T) -> Result<UdpDatagram<T>> {
-        let datagram = UdpDatagram::new_unchecked(buffer);
-        datagram.check_len()?;
-        Ok(datagram)
-    }
-
     /// Checks the EID word is present (shorter datagrams are runts).
     pub fn check_len(&self) -> Result<()> {
-        let have = self.buffer.as_ref().len();
-        if have < HEADER_LEN {
-            return Err(WireError::Truncated { need: HEADER_LEN, have });
-        }
-        Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        view::check_min(self.buffer.as_ref().len(), HEADER_LEN)
     }
 
     /// Receiver's EID; 0 = management.
@@ -121,12 +104,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
     #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[HEADER_LEN..]
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for UdpDatagram<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 
@@ -171,6 +148,16 @@ pub enum UdpMgmtCode {
     FlowReply = 2,
 }
 
+impl UdpMgmtCode {
+    /// The pieces after the fixed part.
+    const fn trailer(self) -> Trailer {
+        match self {
+            UdpMgmtCode::FlowReq => Trailer::HASH_AND_DATA,
+            UdpMgmtCode::FlowReply => Trailer::DATA,
+        }
+    }
+}
+
 impl TryFrom<u8> for UdpMgmtCode {
     type Error = WireError;
 
@@ -198,20 +185,25 @@ impl fmt::Display for UdpMgmtCode {
 mod mgmt_field {
     use core::ops::Range;
 
+    use crate::qos_fields::QosFields;
+
     pub const EID: Range<usize> = 0..4;
     pub const S_EID: Range<usize> = 4..8;
     pub const D_EID: Range<usize> = 8..12;
     pub const RESPONSE: Range<usize> = 12..16;
-    pub const BANDWIDTH: Range<usize> = 16..24;
-    pub const DELAY: Range<usize> = 24..28;
-    pub const LOSS: Range<usize> = 28..32;
-    pub const BER: Range<usize> = 32..36;
-    pub const MAX_GAP: Range<usize> = 36..40;
-    pub const TIMEOUT: Range<usize> = 40..44;
     pub const CODE: usize = 44;
-    pub const AVAILABILITY: usize = 45;
-    pub const IN_ORDER: usize = 46;
     pub const TRAILER: usize = 47;
+    pub const QOS: QosFields = QosFields {
+        bandwidth: 16,
+        delay: 24,
+        loss: 28,
+        ber: 32,
+        max_gap: 36,
+        timeout: Some(40),
+        availability: 45,
+        in_order: 46,
+    }
+    .within(TRAILER);
 }
 
 /// A read/write view of a UDP management message, EID word included.
@@ -220,38 +212,13 @@ pub struct UdpMgmt<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+impl_view!(UdpMgmt, "Wraps a buffer of 47 to 2048 octets.");
+
 impl<T: AsRef<[u8]>> UdpMgmt<T> {
-    /// Wraps a buffer without checking it; accessors may then panic.
-    pub const fn new_unchecked(buffer: T) -> UdpMgmt<T> {
-        UdpMgmt { buffer }
-    }
-
-    /// Wraps a buffer of 47 to 2048 octets.
-    pub fn new_checked(buffer: T) -> Result<UdpMgmt<T>> {
-        let msg = UdpMgmt::new_unchecked(buffer);
-        msg.check_len()?;
-        Ok(msg)
-    }
-
     /// Checks the fixed part is present and the whole fits the C
     /// receiver's buffer.
     pub fn check_len(&self) -> Result<()> {
-        let have = self.buffer.as_ref().len();
-        if have < MGMT_LEN {
-            return Err(WireError::Truncated { need: MGMT_LEN, have });
-        }
-        if have > MAX_MGMT_LEN {
-            return Err(WireError::TooLong {
-                len: have,
-                max: MAX_MGMT_LEN,
-            });
-        }
-        Ok(())
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
+        view::check_bounds(self.buffer.as_ref().len(), MGMT_LEN, MAX_MGMT_LEN)
     }
 
     /// The EID word; 0 in every management message.
@@ -276,17 +243,7 @@ impl<T: AsRef<[u8]>> UdpMgmt<T> {
 
     /// The QoS fields (FLOW_REQ).
     pub fn qos(&self) -> QosSpec {
-        let data = self.buffer.as_ref();
-        QosSpec {
-            delay: u32_be(&data[mgmt_field::DELAY]),
-            bandwidth: u64_be(&data[mgmt_field::BANDWIDTH]),
-            availability: data[mgmt_field::AVAILABILITY],
-            loss: u32_be(&data[mgmt_field::LOSS]),
-            ber: u32_be(&data[mgmt_field::BER]),
-            in_order: data[mgmt_field::IN_ORDER],
-            max_gap: u32_be(&data[mgmt_field::MAX_GAP]),
-            timeout: u32_be(&data[mgmt_field::TIMEOUT]),
-        }
+        mgmt_field::QOS.read(self.buffer.as_ref())
     }
 
     /// The raw code octet.
@@ -323,15 +280,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpMgmt<T> {
 
     /// Sets all QoS fields.
     pub fn set_qos(&mut self, qos: &QosSpec) {
-        let data = self.buffer.as_mut();
-        put_u32_be(&mut data[mgmt_field::DELAY], qos.delay);
-        put_u64_be(&mut data[mgmt_field::BANDWIDTH], qos.bandwidth);
-        data[mgmt_field::AVAILABILITY] = qos.availability;
-        put_u32_be(&mut data[mgmt_field::LOSS], qos.loss);
-        put_u32_be(&mut data[mgmt_field::BER], qos.ber);
-        data[mgmt_field::IN_ORDER] = qos.in_order;
-        put_u32_be(&mut data[mgmt_field::MAX_GAP], qos.max_gap);
-        put_u32_be(&mut data[mgmt_field::TIMEOUT], qos.timeout);
+        mgmt_field::QOS.write(self.buffer.as_mut(), qos);
     }
 
     /// Sets the raw code octet.
@@ -342,12 +291,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpMgmt<T> {
     /// Everything after the fixed part, writable.
     pub fn trailer_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[mgmt_field::TRAILER..]
-    }
-}
-
-impl<T: AsRef<[u8]>> AsRef<[u8]> for UdpMgmt<T> {
-    fn as_ref(&self) -> &[u8] {
-        self.buffer.as_ref()
     }
 }
 
@@ -381,13 +324,7 @@ impl<'a> UdpMgmtRepr<'a> {
         }
         let code = UdpMgmtCode::try_from(msg.code())?;
         let trailer = &msg.buffer.as_ref()[mgmt_field::TRAILER..];
-        let (hash, data) = match code {
-            UdpMgmtCode::FlowReq => trailer.split_at_checked(HASH_LEN).ok_or(WireError::Truncated {
-                need: MGMT_LEN + HASH_LEN,
-                have: MGMT_LEN + trailer.len(),
-            })?,
-            UdpMgmtCode::FlowReply => (&[][..], trailer),
-        };
+        let (hash, data) = code.trailer().split(trailer, HASH_LEN, MGMT_LEN)?;
         Ok(UdpMgmtRepr {
             code,
             s_eid: msg.s_eid(),
@@ -409,32 +346,20 @@ impl<'a> UdpMgmtRepr<'a> {
     /// shorter, the message is longer than 2048 octets, or the hash is not
     /// 16 octets in a request / not empty in a reply.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, msg: &mut UdpMgmt<T>) -> Result<()> {
-        let hash_ok = match self.code {
-            UdpMgmtCode::FlowReq => self.hash.len() == HASH_LEN,
-            UdpMgmtCode::FlowReply => self.hash.is_empty(),
-        };
-        if !hash_ok {
+        // Unlike the eth shims' hash, MD5 has one length for every layer.
+        if self.hash.len() != self.code.trailer().hash_len(HASH_LEN) {
             return Err(WireError::Invalid {
                 what: "UDP hash not 16 octets in FLOW_REQ / not empty in FLOW_REPLY",
             });
         }
-        let len = self.buffer_len();
-        if len > MAX_MGMT_LEN {
-            return Err(WireError::TooLong { len, max: MAX_MGMT_LEN });
-        }
-        let have = msg.buffer.as_ref().len();
-        if have < len {
-            return Err(WireError::Truncated { need: len, have });
-        }
+        view::check_emit(self.buffer_len(), MAX_MGMT_LEN, msg.buffer.as_ref().len())?;
         msg.set_eid(MGMT_EID);
         msg.set_s_eid(self.s_eid);
         msg.set_d_eid(self.d_eid);
         msg.set_response(self.response);
         msg.set_qos(&self.qos);
         msg.set_code(self.code as u8);
-        let (hash, rest) = msg.trailer_mut().split_at_mut(self.hash.len());
-        hash.copy_from_slice(self.hash);
-        rest[..self.data.len()].copy_from_slice(self.data);
+        trailer::put(msg.trailer_mut(), self.hash, self.data);
         Ok(())
     }
 }
@@ -457,15 +382,14 @@ impl fmt::Display for UdpMgmtRepr<'_> {
 
 /// Decoder entry: any datagram with an EID word round-trips.
 pub(crate) fn fuzz_datagram(data: &[u8]) {
-    crate::decoders::round_trip(
+    crate::decoders::round_trip_header(
         "udp",
         data,
+        HEADER_LEN,
         |d| UdpRepr::parse(&UdpDatagram::new_checked(d)?),
         |_| data.len(),
         |repr, out| {
-            let mut datagram = UdpDatagram::new_unchecked(out);
-            repr.emit(&mut datagram);
-            datagram.payload_mut().copy_from_slice(&data[HEADER_LEN..]);
+            repr.emit(&mut UdpDatagram::new_unchecked(out));
             Ok(())
         },
     );
@@ -485,12 +409,8 @@ pub(crate) fn fuzz_mgmt(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oap::tests::{oap_request, oap_response};
-    use crate::octets::unhex;
-    use crate::qos::arb_qos;
+    use crate::fixtures::{MD5_OPING, arb_qos, oap_request, oap_response, unhex};
     use proptest::prelude::*;
-
-    const MD5_OPING: &str = "7862c6fec5ecaef4aa2e3934725e23b3";
 
     #[test]
     fn flow_req_fixed_part_of_19_6_is_byte_exact_both_ways() {

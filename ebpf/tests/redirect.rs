@@ -18,70 +18,73 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Netns, sys::PacketSocket};
+use common::xdp_on;
 use o7s_ebpf::{ActiveMode, AttachMode, CountingSink, PassProgram, RedirectForwarder};
+use o7s_netns::{Netns, PacketSocket, veth};
 
 /// An Ethertype no stack in the namespace listens to.
 const TEST_ETHERTYPE: u16 = 0x88b6;
 
 fn forwarding_namespace() -> Netns {
-    let netns = Netns::new("fwd");
+    let netns = Netns::new("fwd").expect("namespace");
     for (a, b) in [("in0", "in1"), ("out0", "out1")] {
-        netns.ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
-        netns.ip(&["link", "set", a, "up"]);
-        netns.ip(&["link", "set", b, "up"]);
+        veth((&netns, a), (&netns, b)).expect("veth pair");
     }
     netns
 }
 
 fn forwards_every_frame(mode: AttachMode, expected: ActiveMode) {
     let netns = forwarding_namespace();
-    netns.run(|| {
-        let pass = PassProgram::attach("out1", mode).expect("xdp_pass on out1");
-        let forwarder = RedirectForwarder::attach("in1", "out0", mode).expect("xdp_fwd on in1");
-        assert_eq!(pass.mode(), expected);
-        assert_eq!(forwarder.mode(), expected);
-        assert_eq!(forwarder.in_ifname(), "in1");
-        assert_eq!(forwarder.out_interface().0, "out0");
+    netns
+        .enter(|| {
+            let pass = PassProgram::attach("out1", mode).expect("xdp_pass on out1");
+            let forwarder = RedirectForwarder::attach("in1", "out0", mode).expect("xdp_fwd on in1");
+            assert_eq!(pass.mode(), expected);
+            assert_eq!(forwarder.mode(), expected);
+            assert_eq!(forwarder.in_ifname(), "in1");
+            assert_eq!(forwarder.out_interface().0, "out0");
 
-        let receiver =
-            PacketSocket::bind(common::sys::ifindex("out1").expect("out1"), TEST_ETHERTYPE).expect("receiver");
-        let sender = PacketSocket::bind(common::sys::ifindex("in0").expect("in0"), TEST_ETHERTYPE).expect("sender");
+            let receiver = PacketSocket::bind("out1", TEST_ETHERTYPE).expect("receiver");
+            let sender = PacketSocket::bind("in0", TEST_ETHERTYPE).expect("sender");
 
-        const FRAMES: u8 = 10;
-        for n in 0..FRAMES {
-            sender
-                .send(&common::ethernet_frame(TEST_ETHERTYPE, &[b'o', b'7', b's', n]))
-                .expect("send");
-        }
-        let mut seen = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let mut buf = [0u8; 2048];
-        while seen.len() < usize::from(FRAMES) && Instant::now() < deadline {
-            if let Some(len) = receiver.recv(&mut buf, Duration::from_millis(200)).expect("recv") {
-                let frame = &buf[..len];
-                if frame.len() >= 18 && frame[14..17] == *b"o7s" {
-                    assert_eq!(
-                        frame,
-                        common::ethernet_frame(TEST_ETHERTYPE, &frame[14..18]),
-                        "frame changed"
-                    );
-                    seen.push(frame[17]);
+            const FRAMES: u8 = 10;
+            for n in 0..FRAMES {
+                sender
+                    .send(&common::ethernet_frame(TEST_ETHERTYPE, &[b'o', b'7', b's', n]))
+                    .expect("send");
+            }
+            let mut seen = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let mut buf = [0u8; 2048];
+            while seen.len() < usize::from(FRAMES) && Instant::now() < deadline {
+                if let Some(len) = receiver
+                    .recv_timeout(&mut buf, Duration::from_millis(200))
+                    .expect("recv")
+                {
+                    let frame = &buf[..len];
+                    if frame.len() >= 18 && frame[14..17] == *b"o7s" {
+                        assert_eq!(
+                            frame,
+                            common::ethernet_frame(TEST_ETHERTYPE, &frame[14..18]),
+                            "frame changed"
+                        );
+                        seen.push(frame[17]);
+                    }
                 }
             }
-        }
-        assert_eq!(
-            seen,
-            (0..FRAMES).collect::<Vec<_>>(),
-            "frames sent into in0 must all leave out1, in order"
-        );
+            assert_eq!(
+                seen,
+                (0..FRAMES).collect::<Vec<_>>(),
+                "frames sent into in0 must all leave out1, in order"
+            );
 
-        // Detach on drop: nothing stays attached.
-        drop(forwarder);
-        drop(pass);
-    });
-    assert_eq!(netns.xdp_on("in1"), None);
-    assert_eq!(netns.xdp_on("out1"), None);
+            // Detach on drop: nothing stays attached.
+            drop(forwarder);
+            drop(pass);
+        })
+        .expect("entering the namespace");
+    assert_eq!(xdp_on(&netns, "in1"), None);
+    assert_eq!(xdp_on(&netns, "out1"), None);
 }
 
 #[test]
@@ -106,61 +109,65 @@ fn forwarder_and_pass_program_are_shown_by_ip_link_while_attached() {
         return;
     }
     let netns = forwarding_namespace();
-    let (forwarder, pass) = netns.run(|| {
-        (
-            RedirectForwarder::attach("in1", "out0", AttachMode::Auto).expect("xdp_fwd"),
-            PassProgram::attach("out1", AttachMode::Auto).expect("xdp_pass"),
-        )
-    });
+    let (forwarder, pass) = netns
+        .enter(|| {
+            (
+                RedirectForwarder::attach("in1", "out0", AttachMode::Auto).expect("xdp_fwd"),
+                PassProgram::attach("out1", AttachMode::Auto).expect("xdp_pass"),
+            )
+        })
+        .expect("entering the namespace");
     assert_eq!(
-        netns.xdp_on("in1"),
+        xdp_on(&netns, "in1"),
         Some(("xdp".to_owned(), forwarder.program_id().expect("id")))
     );
     assert_eq!(
-        netns.xdp_on("out1"),
+        xdp_on(&netns, "out1"),
         Some(("xdp".to_owned(), pass.program_id().expect("id")))
     );
-    assert_eq!(netns.xdp_on("out0"), None);
+    assert_eq!(xdp_on(&netns, "out0"), None);
 }
 
 fn counts_and_drops_every_frame(mode: AttachMode, expected: ActiveMode) {
     let netns = forwarding_namespace();
-    netns.run(|| {
-        let sink = CountingSink::attach("in1", mode).expect("xdp_count on in1");
-        assert_eq!(sink.mode(), expected);
-        assert_eq!(sink.ifname(), "in1");
-        assert_eq!(sink.counts().expect("counts"), (0, 0));
-        // Nothing may reach the stack behind the sink.
-        let behind = PacketSocket::bind(common::sys::ifindex("in1").expect("in1"), TEST_ETHERTYPE).expect("behind");
-        let sender = PacketSocket::bind(common::sys::ifindex("in0").expect("in0"), TEST_ETHERTYPE).expect("sender");
+    netns
+        .enter(|| {
+            let sink = CountingSink::attach("in1", mode).expect("xdp_count on in1");
+            assert_eq!(sink.mode(), expected);
+            assert_eq!(sink.ifname(), "in1");
+            assert_eq!(sink.counts().expect("counts"), (0, 0));
+            // Nothing may reach the stack behind the sink.
+            let behind = PacketSocket::bind("in1", TEST_ETHERTYPE).expect("behind");
+            let sender = PacketSocket::bind("in0", TEST_ETHERTYPE).expect("sender");
 
-        const FRAMES: u64 = 100;
-        let long = vec![0x5a; 1000];
-        for n in 0..FRAMES {
-            // Half minimum-size frames (padded to 60 octets), half 1014 octets.
-            let payload: &[u8] = if n % 2 == 0 { b"o7s" } else { &long };
-            sender
-                .send(&common::ethernet_frame(TEST_ETHERTYPE, payload))
-                .expect("send");
-        }
-        let expected_counts = (FRAMES, FRAMES / 2 * 60 + FRAMES / 2 * 1014);
-        let counted = common::eventually(Duration::from_secs(2), || {
-            sink.counts().expect("counts") == expected_counts
-        });
-        assert!(
-            counted,
-            "counted {:?}, expected {expected_counts:?} (packets, octets)",
-            sink.counts().expect("counts")
-        );
-        let mut buf = [0u8; 2048];
-        assert_eq!(
-            behind.recv(&mut buf, Duration::from_millis(100)).expect("recv"),
-            None,
-            "a counted frame reached the stack"
-        );
-        drop(sink);
-    });
-    assert_eq!(netns.xdp_on("in1"), None, "detached on drop");
+            const FRAMES: u64 = 100;
+            let long = vec![0x5a; 1000];
+            for n in 0..FRAMES {
+                // Half minimum-size frames (padded to 60 octets), half 1014 octets.
+                let payload: &[u8] = if n % 2 == 0 { b"o7s" } else { &long };
+                sender
+                    .send(&common::ethernet_frame(TEST_ETHERTYPE, payload))
+                    .expect("send");
+            }
+            let expected_counts = (FRAMES, FRAMES / 2 * 60 + FRAMES / 2 * 1014);
+            let counted = common::eventually(Duration::from_secs(2), || {
+                sink.counts().expect("counts") == expected_counts
+            });
+            assert!(
+                counted,
+                "counted {:?}, expected {expected_counts:?} (packets, octets)",
+                sink.counts().expect("counts")
+            );
+            let mut buf = [0u8; 2048];
+            assert_eq!(
+                behind.recv_timeout(&mut buf, Duration::from_millis(100)).expect("recv"),
+                None,
+                "a counted frame reached the stack"
+            );
+            drop(sink);
+        })
+        .expect("entering the namespace");
+    assert_eq!(xdp_on(&netns, "in1"), None, "detached on drop");
 }
 
 #[test]

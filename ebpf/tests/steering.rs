@@ -20,11 +20,12 @@ mod common;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use common::{Netns, VethPair, eventually, sys::PacketSocket};
+use common::{VethPair, eventually, xdp_on};
 use o7s_ebpf::{
     ActiveMode, AttachMode, DEFAULT_ETHERTYPE, DEFAULT_UDP_PORT, EbpfError, MAX_QUEUES, Steering, SteeringConfig,
     SteeringStats,
 };
+use o7s_netns::{Netns, PacketSocket};
 
 const SETTLE: Duration = Duration::from_secs(2);
 
@@ -38,7 +39,8 @@ fn config(mode: AttachMode) -> SteeringConfig {
 /// Attaches steering to o7s-a (from inside netns a).
 fn steer(pair: &VethPair, config: SteeringConfig) -> Steering {
     pair.a
-        .run(|| Steering::attach(VethPair::DEV_A, config))
+        .enter(|| Steering::attach(VethPair::DEV_A, config))
+        .expect("entering namespace a")
         .unwrap_or_else(|e| panic!("attach: {e}"))
 }
 
@@ -56,35 +58,42 @@ fn stats_when(steering: &Steering, what: &str, done: impl Fn(&SteeringStats) -> 
 
 /// Sends `count` frames of `ethertype` from o7s-b towards o7s-a.
 fn send_frames(pair: &VethPair, ethertype: u16, payload: &[u8], count: usize) {
-    pair.b.run(|| {
-        let ifindex = common::sys::ifindex(VethPair::DEV_B).expect("o7s-b exists");
-        let socket = PacketSocket::bind(ifindex, ethertype).expect("AF_PACKET socket");
-        let frame = common::ethernet_frame(ethertype, payload);
-        for _ in 0..count {
-            socket.send(&frame).expect("send frame");
-        }
-    });
+    pair.b
+        .enter(|| {
+            let socket = PacketSocket::bind(VethPair::DEV_B, ethertype).expect("AF_PACKET socket");
+            let frame = common::ethernet_frame(ethertype, payload);
+            for _ in 0..count {
+                socket.send(&frame).expect("send frame");
+            }
+        })
+        .expect("entering namespace b");
 }
 
 /// Sends `count` UDP datagrams from netns b to `to`.
 fn send_udp(pair: &VethPair, to: SocketAddr, count: usize) {
-    pair.b.run(|| {
-        let bind: SocketAddr = if to.is_ipv4() {
-            (Ipv4Addr::UNSPECIFIED, 0).into()
-        } else {
-            (Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let socket = UdpSocket::bind(bind).expect("UDP socket");
-        for _ in 0..count {
-            socket.send_to(b"o7s test datagram", to).expect("send datagram");
-        }
-    });
+    pair.b
+        .enter(|| {
+            let bind: SocketAddr = if to.is_ipv4() {
+                (Ipv4Addr::UNSPECIFIED, 0).into()
+            } else {
+                (Ipv6Addr::UNSPECIFIED, 0).into()
+            };
+            let socket = UdpSocket::bind(bind).expect("UDP socket");
+            for _ in 0..count {
+                socket.send_to(b"o7s test datagram", to).expect("send datagram");
+            }
+        })
+        .expect("entering namespace b");
 }
 
 /// Pings o7s-a from netns b, so that ARP / neighbour discovery is done
 /// before a test counts frames.
 fn ping(pair: &VethPair, to: &str) -> std::process::Output {
-    pair.b.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", to])
+    pair.b
+        .command("ping")
+        .args(["-c", "3", "-i", "0.2", "-W", "2", to])
+        .output()
+        .expect("running ping")
 }
 
 #[test]
@@ -93,16 +102,16 @@ fn native_attach_is_reported_and_shown_until_drop() {
         return;
     }
     let pair = VethPair::new();
-    assert_eq!(pair.a.xdp_on(VethPair::DEV_A), None);
+    assert_eq!(xdp_on(&pair.a, VethPair::DEV_A), None);
 
     let steering = steer(&pair, config(AttachMode::Native));
     assert_eq!(steering.mode(), ActiveMode::Native);
     let id = steering.program_id().expect("program id");
-    assert_eq!(pair.a.xdp_on(VethPair::DEV_A), Some(("xdp".to_owned(), id)));
+    assert_eq!(xdp_on(&pair.a, VethPair::DEV_A), Some(("xdp".to_owned(), id)));
 
     drop(steering);
     assert_eq!(
-        pair.a.xdp_on(VethPair::DEV_A),
+        xdp_on(&pair.a, VethPair::DEV_A),
         None,
         "the program must be gone after drop"
     );
@@ -127,9 +136,9 @@ fn generic_mode_attaches_as_xdpgeneric_until_drop() {
     let steering = steer(&pair, config(AttachMode::Generic));
     assert_eq!(steering.mode(), ActiveMode::Generic);
     let id = steering.program_id().expect("program id");
-    assert_eq!(pair.a.xdp_on(VethPair::DEV_A), Some(("xdpgeneric".to_owned(), id)));
+    assert_eq!(xdp_on(&pair.a, VethPair::DEV_A), Some(("xdpgeneric".to_owned(), id)));
     drop(steering);
-    assert_eq!(pair.a.xdp_on(VethPair::DEV_A), None);
+    assert_eq!(xdp_on(&pair.a, VethPair::DEV_A), None);
 }
 
 #[test]
@@ -138,8 +147,10 @@ fn auto_mode_falls_back_to_generic_where_the_driver_has_no_native_xdp() {
         return;
     }
     // The loopback driver implements no XDP of its own.
-    let netns = Netns::new("lo");
-    let native = netns.run(|| Steering::attach("lo", config(AttachMode::Native)));
+    let netns = Netns::new("lo").expect("namespace");
+    let native = netns
+        .enter(|| Steering::attach("lo", config(AttachMode::Native)))
+        .expect("entering the namespace");
     match native {
         Err(EbpfError::Attach {
             ref ifname,
@@ -154,10 +165,11 @@ fn auto_mode_falls_back_to_generic_where_the_driver_has_no_native_xdp() {
     }
 
     let steering = netns
-        .run(|| Steering::attach("lo", config(AttachMode::Auto)))
+        .enter(|| Steering::attach("lo", config(AttachMode::Auto)))
+        .expect("entering the namespace")
         .expect("auto attach on lo");
     assert_eq!(steering.mode(), ActiveMode::Generic);
-    assert!(matches!(netns.xdp_on("lo"), Some((kind, _)) if kind == "xdpgeneric"));
+    assert!(matches!(xdp_on(&netns, "lo"), Some((kind, _)) if kind == "xdpgeneric"));
 }
 
 #[test]
@@ -410,7 +422,8 @@ fn a_second_program_on_the_same_interface_is_refused_with_context() {
     // Auto mode must not hide "busy" behind a generic-mode retry.
     let second = pair
         .a
-        .run(|| Steering::attach(VethPair::DEV_A, config(AttachMode::Auto)));
+        .enter(|| Steering::attach(VethPair::DEV_A, config(AttachMode::Auto)))
+        .expect("entering namespace a");
     let error = second.expect_err("the interface is taken");
     let text = error.to_string();
     assert!(
@@ -430,7 +443,7 @@ fn a_second_program_on_the_same_interface_is_refused_with_context() {
     assert_eq!(error.errno(), Some(libc::EBUSY), "{text}");
     // The first one is untouched.
     let id = first.program_id().expect("program id");
-    assert_eq!(pair.a.xdp_on(VethPair::DEV_A), Some(("xdp".to_owned(), id)));
+    assert_eq!(xdp_on(&pair.a, VethPair::DEV_A), Some(("xdp".to_owned(), id)));
 }
 
 #[test]

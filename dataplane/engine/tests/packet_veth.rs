@@ -2,139 +2,58 @@
 //! namespace of its own (root; skipped with a message otherwise).
 //!
 //! ```text
-//!   netns o7s-pk-<pid>-<n>-a              netns o7s-pk-<pid>-<n>-b
+//!   netns o7s-pk-a-<pid>-<n>              netns o7s-pk-b-<pid>-<n>
 //!  +------------------------+            +------------------------+
 //!  | AfPacketPort a  0xA000 |            | AfPacketPort b  0xA000 |
-//!  |   veth o7sa<pid>-<n>   |============|   veth o7sb<pid>-<n>   |
+//!  |   veth pk0             |============|   veth pk1             |
 //!  +------------------------+            +------------------------+
 //! ```
-// setns(2) has no safe wrapper in std.
-#![allow(unsafe_code)]
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::MetadataExt;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use o7s_dataplane::port::Port;
 use o7s_dataplane::port::packet::{AfPacketPort, PacketConfig};
 use o7s_mem::{Buf, Pool, PoolCache, PoolConfig};
+use o7s_netns::{Netns, require_root, veth};
 use o7s_wire::dix::{self, DixHeader, DixRepr};
 use o7s_wire::eth::{self, EthFrame, EthRepr, MacAddr};
 
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("iproute2 `ip` not runnable: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// Two named network namespaces joined by a veth pair (both ends up),
-/// deleted on drop (also when the test panics); deleting a namespace
-/// deletes its end of the pair.
+/// Two network namespaces joined by a veth pair (both ends up), deleted
+/// on drop (also when the test panics).
 struct VethPair {
-    ns: [String; 2],
-    ifname: [String; 2],
+    ns: [Netns; 2],
 }
 
 impl VethPair {
-    /// The pair, or why the test cannot run here.
-    fn create() -> Result<VethPair, String> {
-        if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX) != 0 {
-            return Err("needs root (network namespaces, veth, AF_PACKET)".into());
+    const IFNAME: [&str; 2] = ["pk0", "pk1"];
+
+    /// The pair for `test`, or `None` when the test cannot run here
+    /// (already reported).
+    fn for_test(test: &str) -> Option<VethPair> {
+        if !require_root(test) {
+            return None;
         }
-        let (pid, n) = (std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
-        let base = format!("o7s-pk-{pid}-{n}");
-        let pair = VethPair {
-            ns: [format!("{base}-a"), format!("{base}-b")],
-            // at most 15 octets: "o7s" + side + pid (<= 7 digits) + n
-            ifname: [format!("o7sa{pid}{n}"), format!("o7sb{pid}{n}")],
-        };
-        ip(&["netns", "add", &pair.ns[0]])?;
-        if let Err(e) = ip(&["netns", "add", &pair.ns[1]]) {
-            let _ = ip(&["netns", "del", &pair.ns[0]]);
-            return Err(e);
-        }
-        #[rustfmt::skip]
-        ip(&[
-            "link", "add", &pair.ifname[0], "netns", &pair.ns[0], "type", "veth",
-            "peer", "name", &pair.ifname[1], "netns", &pair.ns[1],
-        ])?;
-        for side in 0..2 {
-            ip(&["-n", &pair.ns[side], "link", "set", &pair.ifname[side], "up"])?;
-        }
-        Ok(pair)
+        let ns = [
+            Netns::new("pk-a").expect("namespace a"),
+            Netns::new("pk-b").expect("namespace b"),
+        ];
+        veth((&ns[0], Self::IFNAME[0]), (&ns[1], Self::IFNAME[1])).expect("veth pair");
+        Some(VethPair { ns })
     }
 
     /// Opens an AF_PACKET port on one end, from inside its namespace.
     fn open(&self, side: usize, ethertype: u16) -> AfPacketPort {
         let config = PacketConfig {
-            interface: self.ifname[side].clone(),
+            interface: Self::IFNAME[side].into(),
             ethertype,
             frames: 1024,
             frame_size: 2048,
         };
-        let file = File::open(format!("/var/run/netns/{}", self.ns[side])).expect("namespace file");
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                // SAFETY: setns on a valid namespace fd; it changes only
-                // this (scoped, short-lived) thread's network namespace.
-                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-                AfPacketPort::open(&config).expect("AF_PACKET port")
-            })
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e))
-        })
+        self.ns[side]
+            .enter(|| AfPacketPort::open(&config))
+            .expect("entering the namespace")
+            .expect("AF_PACKET port")
     }
-}
-
-impl Drop for VethPair {
-    fn drop(&mut self) {
-        for ns in &self.ns {
-            let _ = ip(&["netns", "del", ns]);
-        }
-    }
-}
-
-/// Set (as CI does) to make a missing privilege fail the test instead of
-/// skipping it.
-const REQUIRE_ENV: &str = "O7S_REQUIRE_PRIVILEGED_TESTS";
-
-/// Reports a test that cannot run here: a failure under [`REQUIRE_ENV`],
-/// else a line on stderr (written directly: libtest swallows the output of
-/// passing tests).
-fn skip(test: &str, why: &str) {
-    if std::env::var_os(REQUIRE_ENV).is_some() {
-        panic!("{test}: {why} ({REQUIRE_ENV} is set, so this is an error, not a skip)");
-    }
-    let line = format!("SKIPPED {test}: {why}\n");
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
-}
-
-macro_rules! veth_or_skip {
-    ($test:literal) => {
-        match VethPair::create() {
-            Ok(pair) => pair,
-            Err(why) => {
-                skip($test, &why);
-                return;
-            }
-        }
-    };
 }
 
 fn pool(name: &str) -> Pool {
@@ -192,7 +111,9 @@ fn to_buf(cache: &mut PoolCache, octets: &[u8]) -> Buf {
 
 #[test]
 fn ten_thousand_eth_dix_frames_cross_a_veth_pair_byte_exact() {
-    let veth = veth_or_skip!("ten_thousand_eth_dix_frames_cross_a_veth_pair_byte_exact");
+    let Some(veth) = VethPair::for_test("ten_thousand_eth_dix_frames_cross_a_veth_pair_byte_exact") else {
+        return;
+    };
     let pool = pool("packet-exchange");
     const N: u32 = 10_000;
     const WINDOW: u32 = 256;
@@ -295,7 +216,9 @@ fn ten_thousand_eth_dix_frames_cross_a_veth_pair_byte_exact() {
 
 #[test]
 fn each_port_receives_only_its_own_ethertype() {
-    let veth = veth_or_skip!("each_port_receives_only_its_own_ethertype");
+    let Some(veth) = VethPair::for_test("each_port_receives_only_its_own_ethertype") else {
+        return;
+    };
     let pool = pool("packet-ethertype");
     let mut a = veth.open(0, eth::ETHERTYPE_O7S);
     let mut b_dix = veth.open(1, 0xA000);

@@ -8,105 +8,19 @@
 //!  |  (tx_burst_to, per datagram)                (tx_burst, peer) |
 //!  +-------------------------------------------------------------+
 //! ```
-// setns(2) has no safe wrapper in std.
-#![allow(unsafe_code)]
 
-use std::fs::File;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::MetadataExt;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use o7s_dataplane::port::Port;
 use o7s_dataplane::port::uring::{DEFAULT_PORT, UringConfig, UringUdpPort};
 use o7s_mem::{Buf, Pool, PoolCache, PoolConfig};
+use o7s_netns::{Netns, require_root};
 
-/// A named network namespace with loopback up, deleted on drop (also when
-/// the test panics).
-struct Netns(String);
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("iproute2 `ip` not runnable: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-impl Netns {
-    /// The namespace, or why the test cannot run here.
-    fn create() -> Result<Netns, String> {
-        if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX) != 0 {
-            return Err("needs root (network namespaces)".into());
-        }
-        let name = format!("o7s-ur-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
-        ip(&["netns", "add", &name])?;
-        let ns = Netns(name);
-        ip(&["-n", &ns.0, "link", "set", "lo", "up"])?;
-        Ok(ns)
-    }
-
-    /// Runs `f` on a thread that entered the namespace; sockets it opens
-    /// stay in the namespace wherever they are used afterwards.
-    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        let file = File::open(format!("/var/run/netns/{}", self.0)).expect("namespace file");
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                // SAFETY: setns on a valid namespace fd; it changes only
-                // this (scoped, short-lived) thread's network namespace.
-                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-                f()
-            })
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e))
-        })
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = ip(&["netns", "del", &self.0]);
-    }
-}
-
-/// Set (as CI does) to make a missing privilege fail the test instead of
-/// skipping it.
-const REQUIRE_ENV: &str = "O7S_REQUIRE_PRIVILEGED_TESTS";
-
-/// Reports a test that cannot run here: a failure under [`REQUIRE_ENV`],
-/// else a line on stderr (written directly: libtest swallows the output of
-/// passing tests).
-fn skip(test: &str, why: &str) {
-    if std::env::var_os(REQUIRE_ENV).is_some() {
-        panic!("{test}: {why} ({REQUIRE_ENV} is set, so this is an error, not a skip)");
-    }
-    let line = format!("SKIPPED {test}: {why}\n");
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
-}
-
-macro_rules! netns_or_skip {
-    ($test:literal) => {
-        match Netns::create() {
-            Ok(ns) => ns,
-            Err(why) => {
-                skip($test, &why);
-                return;
-            }
-        }
-    };
+/// A namespace of its own for `test` (loopback up, deleted on drop), or
+/// `None` when the test cannot run here (already reported).
+fn netns_for(test: &str) -> Option<Netns> {
+    require_root(test).then(|| Netns::new("ur").expect("namespace"))
 }
 
 fn pool(name: &str) -> Pool {
@@ -159,12 +73,14 @@ fn check(pool: &Pool, buf: &Buf, seq: u32, max: usize) {
 
 #[test]
 fn ten_thousand_datagrams_cross_loopback_byte_exact_with_their_sources() {
-    let ns = netns_or_skip!("ten_thousand_datagrams_cross_loopback_byte_exact_with_their_sources");
+    let Some(ns) = netns_for("ten_thousand_datagrams_cross_loopback_byte_exact_with_their_sources") else {
+        return;
+    };
     let pool = pool("uring-exchange");
     const N: u32 = 10_000;
     const WINDOW: u32 = 256;
     const BURST: usize = 32;
-    ns.run(|| {
+    ns.enter(|| {
         let a_addr = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT));
         let b_addr = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT + 1));
         let config = |bind, peer| UringConfig {
@@ -241,15 +157,18 @@ fn ten_thousand_datagrams_cross_loopback_byte_exact_with_their_sources() {
         }
         a.drain(&mut ca);
         b.drain(&mut cb);
-    });
+    })
+    .expect("entering the namespace");
     assert_all_buffers_back(&pool);
 }
 
 #[test]
 fn a_datagram_larger_than_a_buffer_is_counted_and_dropped() {
-    let ns = netns_or_skip!("a_datagram_larger_than_a_buffer_is_counted_and_dropped");
+    let Some(ns) = netns_for("a_datagram_larger_than_a_buffer_is_counted_and_dropped") else {
+        return;
+    };
     let pool = pool("uring-trunc");
-    ns.run(|| {
+    ns.enter(|| {
         let config = UringConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             buffers: 16,
@@ -278,16 +197,19 @@ fn a_datagram_larger_than_a_buffer_is_counted_and_dropped() {
         let c = port.counters();
         assert_eq!((c.rx_truncated, c.rx_packets), (1, 1), "{c:?}");
         port.drain(&mut cache);
-    });
+    })
+    .expect("entering the namespace");
     assert_all_buffers_back(&pool);
 }
 
 #[test]
 fn when_the_buffer_ring_runs_dry_the_receive_ends_and_is_rearmed() {
-    let ns = netns_or_skip!("when_the_buffer_ring_runs_dry_the_receive_ends_and_is_rearmed");
+    let Some(ns) = netns_for("when_the_buffer_ring_runs_dry_the_receive_ends_and_is_rearmed") else {
+        return;
+    };
     let pool = pool("uring-rearm");
     const N: u32 = 200;
-    ns.run(|| {
+    ns.enter(|| {
         let config = UringConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             buffers: 8,
@@ -331,16 +253,19 @@ fn when_the_buffer_ring_runs_dry_the_receive_ends_and_is_rearmed() {
         assert_eq!(pool.data(&buf), b"\0\0\0\x41again");
         cache.free(buf);
         port.drain(&mut cache);
-    });
+    })
+    .expect("entering the namespace");
     assert_all_buffers_back(&pool);
 }
 
 #[test]
 fn ipv6_datagrams_carry_ipv6_sources() {
-    let ns = netns_or_skip!("ipv6_datagrams_carry_ipv6_sources");
+    let Some(ns) = netns_for("ipv6_datagrams_carry_ipv6_sources") else {
+        return;
+    };
     let pool = pool("uring-v6");
     const N: u32 = 1000;
-    ns.run(|| {
+    ns.enter(|| {
         let config = |port| UringConfig {
             bind: SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
             buffers: 64,
@@ -353,8 +278,7 @@ fn ipv6_datagrams_carry_ipv6_sources() {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => {
                 // Not a privilege: no failure under REQUIRE_ENV either.
-                let line = format!("SKIPPED ipv6_datagrams_carry_ipv6_sources: no IPv6 loopback: {e}\n");
-                let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+                o7s_netns::skip("ipv6_datagrams_carry_ipv6_sources", &format!("no IPv6 loopback: {e}"));
                 return;
             }
         };
@@ -386,7 +310,8 @@ fn ipv6_datagrams_carry_ipv6_sources() {
         }
         a.drain(&mut cache);
         b.drain(&mut cache);
-    });
+    })
+    .expect("entering the namespace");
     assert_all_buffers_back(&pool);
 }
 

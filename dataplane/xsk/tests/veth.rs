@@ -17,8 +17,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{ETH_O7S, PacketSocket, Veth, XdpMode, XdpRedirect, frame, frame_len, in_netns, seq_of};
+use common::{ETH_O7S, XdpMode, XdpRedirect, frame, frame_len, in_netns, seq_of};
 use o7s_mem::{Buf, Pool, PoolCache, PoolConfig};
+use o7s_netns::{LocalVeth, PacketSocket};
 use o7s_xsk::{BindMode, Mode, Umem, XskConfig, XskError, XskSocket};
 
 const BUFFERS: u32 = 8192;
@@ -75,7 +76,7 @@ fn ring_sizes_that_are_not_powers_of_two_are_refused_before_any_syscall() {
 #[test]
 fn ten_thousand_frames_sent_by_af_xdp_reach_the_peer_byte_exact() {
     in_netns(|| {
-        let _veth = Veth::new("xa", "xb");
+        let _veth = LocalVeth::new("xa", "xb").unwrap();
         let pool = pool();
         let umem = Umem::new(&pool).unwrap();
         let mut cache = pool.cache().unwrap();
@@ -83,7 +84,7 @@ fn ten_thousand_frames_sent_by_af_xdp_reach_the_peer_byte_exact() {
         // veth has no zero-copy support: Auto falls back to copy mode.
         assert_eq!(xsk.info().mode, Mode::Copy);
         assert!(!xsk.info().shared_umem);
-        let capture = PacketSocket::bind("xb", ETH_O7S);
+        let capture = PacketSocket::bind("xb", ETH_O7S).unwrap();
 
         const N: u32 = 10_000;
         let mut seen = vec![false; N as usize];
@@ -99,7 +100,7 @@ fn ten_thousand_frames_sent_by_af_xdp_reach_the_peer_byte_exact() {
             }
             xsk.tx_burst(&mut cache, &mut frames);
             xsk.complete(&mut cache);
-            while let Some(n) = capture.try_recv(&mut rx) {
+            while let Some(n) = capture.try_recv(&mut rx).unwrap() {
                 let seq = seq_of(&rx[..n]);
                 assert!(seq < N && !seen[seq as usize], "unexpected or repeated frame {seq}");
                 assert_eq!(&rx[..n], &frame(seq, frame_len(seq))[..], "frame {seq} differs");
@@ -151,7 +152,7 @@ fn send_and_receive(
         );
         for _ in 0..64.min(n - sent) {
             let seq = first + sent;
-            sender.send_all(&frame(seq, frame_len(seq)));
+            sender.send_retrying(&frame(seq, frame_len(seq))).unwrap();
             sent += 1;
         }
         xsk.fill(cache, usize::MAX);
@@ -173,7 +174,7 @@ fn send_and_receive(
 }
 
 fn rx_through_xdp(mode: XdpMode) {
-    let _veth = Veth::new("xa", "xb");
+    let _veth = LocalVeth::new("xa", "xb").unwrap();
     let pool = pool();
     let umem = Umem::new(&pool).unwrap();
     let mut cache = pool.cache().unwrap();
@@ -181,7 +182,7 @@ fn rx_through_xdp(mode: XdpMode) {
     let xdp = XdpRedirect::attach("xb", mode);
     xdp.register(0, xsk.fd());
     assert_eq!(xsk.fill(&mut cache, usize::MAX), 4096);
-    let sender = PacketSocket::bind("xa", ETH_O7S);
+    let sender = PacketSocket::bind("xa", ETH_O7S).unwrap();
 
     let heads = send_and_receive(&pool, &mut cache, &mut xsk, &sender, 0, 10_000);
     // Copy mode writes the frame after XDP_PACKET_HEADROOM in the chunk
@@ -191,14 +192,14 @@ fn rx_through_xdp(mode: XdpMode) {
     assert!(!xsk.wakeup_rx_if_needed());
 
     // Frames of other Ethertypes go to the stack, not to the socket.
-    let other = PacketSocket::bind("xa", 0x88B5);
-    let stack = PacketSocket::bind("xb", 0x88B5);
+    let other = PacketSocket::bind("xa", 0x88B5).unwrap();
+    let stack = PacketSocket::bind("xb", 0x88B5).unwrap();
     let mut f = frame(1, 60);
     f[12..14].copy_from_slice(&0x88B5u16.to_be_bytes());
-    other.send_all(&f);
+    other.send_retrying(&f).unwrap();
     let mut rx = vec![0u8; 2048];
     let end = deadline(5);
-    while stack.try_recv(&mut rx).is_none() {
+    while stack.try_recv(&mut rx).unwrap().is_none() {
         assert!(Instant::now() < end, "passed frame never reached the stack");
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -225,7 +226,7 @@ fn frames_steered_by_generic_xdp_land_256_octets_into_their_chunk() {
 fn two_sockets_share_one_umem_and_forward_a_frame_by_its_buffer_index() {
     // AF_XDP(xa) --> xb + XDP --> AF_XDP(xb) --tx, same buffers--> xa --> capture
     in_netns(|| {
-        let _veth = Veth::new("xa", "xb");
+        let _veth = LocalVeth::new("xa", "xb").unwrap();
         let pool = pool();
         let umem = Umem::new(&pool).unwrap();
         let mut cache = pool.cache().unwrap();
@@ -237,7 +238,7 @@ fn two_sockets_share_one_umem_and_forward_a_frame_by_its_buffer_index() {
         let xdp = XdpRedirect::attach("xb", XdpMode::Native);
         xdp.register(0, b.fd());
         b.fill(&mut cache, 1024);
-        let capture = PacketSocket::bind("xa", ETH_O7S);
+        let capture = PacketSocket::bind("xa", ETH_O7S).unwrap();
 
         const N: u32 = 2000;
         let (mut next, mut back) = (0u32, 0u32);
@@ -264,7 +265,7 @@ fn two_sockets_share_one_umem_and_forward_a_frame_by_its_buffer_index() {
             forwarded_idx.extend(fwd.iter().map(Buf::index));
             b.tx_burst(&mut cache, &mut fwd);
             b.complete(&mut cache);
-            while let Some(n) = capture.try_recv(&mut rx) {
+            while let Some(n) = capture.try_recv(&mut rx).unwrap() {
                 let seq = seq_of(&rx[..n]);
                 assert_eq!(&rx[..n], &frame(seq, frame_len(seq))[..], "frame {seq} differs");
                 back += 1;
@@ -289,7 +290,7 @@ fn two_sockets_share_one_umem_and_forward_a_frame_by_its_buffer_index() {
 #[test]
 fn a_full_completion_ring_backs_up_tx_and_unsent_frames_stay_with_the_caller() {
     in_netns(|| {
-        let _veth = Veth::new("xa", "xb");
+        let _veth = LocalVeth::new("xa", "xb").unwrap();
         let pool = pool();
         let umem = Umem::new(&pool).unwrap();
         let mut cache = pool.cache().unwrap();
@@ -299,7 +300,7 @@ fn a_full_completion_ring_backs_up_tx_and_unsent_frames_stay_with_the_caller() {
             ..XskConfig::default()
         };
         let mut xsk = XskSocket::new(&umem, "xa", 0, config).unwrap();
-        let capture = PacketSocket::bind("xb", ETH_O7S);
+        let capture = PacketSocket::bind("xb", ETH_O7S).unwrap();
 
         // With nobody reaping completions, the kernel stops taking frames
         // once 32 wait in the completion ring; the TX ring then fills.
@@ -323,7 +324,7 @@ fn a_full_completion_ring_backs_up_tx_and_unsent_frames_stay_with_the_caller() {
             assert!(Instant::now() < end, "{} of 200 arrived: {:?}", seen.len(), xsk.stats());
             xsk.complete(&mut cache);
             xsk.tx_burst(&mut cache, &mut frames);
-            while let Some(n) = capture.try_recv(&mut rx) {
+            while let Some(n) = capture.try_recv(&mut rx).unwrap() {
                 assert!(seen.insert(seq_of(&rx[..n])), "a frame came twice");
             }
         }
@@ -340,7 +341,7 @@ fn a_full_completion_ring_backs_up_tx_and_unsent_frames_stay_with_the_caller() {
 #[test]
 fn drain_returns_the_buffers_the_kernel_held_in_every_ring() {
     in_netns(|| {
-        let _veth = Veth::new("xa", "xb");
+        let _veth = LocalVeth::new("xa", "xb").unwrap();
         let pool = pool();
         let umem = Umem::new(&pool).unwrap();
         let mut cache = pool.cache().unwrap();
@@ -348,9 +349,9 @@ fn drain_returns_the_buffers_the_kernel_held_in_every_ring() {
         let xdp = XdpRedirect::attach("xb", XdpMode::Native);
         xdp.register(0, xsk.fd());
         xsk.fill(&mut cache, usize::MAX);
-        let sender = PacketSocket::bind("xa", ETH_O7S);
+        let sender = PacketSocket::bind("xa", ETH_O7S).unwrap();
         for seq in 0..100 {
-            sender.send_all(&frame(seq, 100));
+            sender.send_retrying(&frame(seq, 100)).unwrap();
         }
         // The kernel releases fill entries in the same flush that publishes
         // frames on the RX ring: once 100 could be refilled, all 100 frames
@@ -381,16 +382,16 @@ fn drain_returns_the_buffers_the_kernel_held_in_every_ring() {
 #[test]
 fn without_fill_buffers_the_kernel_drops_and_counts_until_the_ring_is_filled() {
     in_netns(|| {
-        let _veth = Veth::new("xa", "xb");
+        let _veth = LocalVeth::new("xa", "xb").unwrap();
         let pool = pool();
         let umem = Umem::new(&pool).unwrap();
         let mut cache = pool.cache().unwrap();
         let mut xsk = XskSocket::new(&umem, "xb", 0, XskConfig::default()).unwrap();
         let xdp = XdpRedirect::attach("xb", XdpMode::Native);
         xdp.register(0, xsk.fd());
-        let sender = PacketSocket::bind("xa", ETH_O7S);
+        let sender = PacketSocket::bind("xa", ETH_O7S).unwrap();
         for seq in 0..10 {
-            sender.send_all(&frame(seq, 100));
+            sender.send_retrying(&frame(seq, 100)).unwrap();
         }
         let end = deadline(5);
         while xsk.kernel_stats().unwrap().rx_dropped < 10 {
@@ -413,7 +414,7 @@ fn without_fill_buffers_the_kernel_drops_and_counts_until_the_ring_is_filled() {
 #[test]
 fn zero_copy_on_veth_fails_with_the_kernel_reason_and_auto_falls_back_to_copy() {
     in_netns(|| {
-        let _veth = Veth::new("xa", "xb");
+        let _veth = LocalVeth::new("xa", "xb").unwrap();
         let pool = pool();
         let umem = Umem::new(&pool).unwrap();
         let zc = XskConfig {

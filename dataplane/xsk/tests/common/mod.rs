@@ -3,7 +3,7 @@
 //! minimal XDP program that steers o7s frames to an XSKMAP.
 //!
 //! ```text
-//!  test thread, in a network namespace of its own (unshare(CLONE_NEWNET))
+//!  test thread, in a network namespace of its own (o7s_netns::in_private_netns)
 //!  +--------------------------------------------------------------+
 //!  |  XskSocket / PacketSocket           XskSocket / PacketSocket |
 //!  |          |                                   |               |
@@ -12,8 +12,8 @@
 //! ```
 //!
 //! The namespace dies with the thread, so nothing leaks into the host even
-//! if the test process is killed; the veth guard deletes the pair at once
-//! on drop (also when a test panics).
+//! if the test process is killed; the veth guard (`o7s_netns::LocalVeth`)
+//! deletes the pair at once on drop (also when a test panics).
 //!
 //! The XDP program is hand-assembled BPF (no clang needed): frames of
 //! Ethertype 0xA000 go to `xskmap[rx_queue_index]`, everything else to the
@@ -24,8 +24,8 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::process::Command;
-use std::time::{Duration, Instant};
+
+use o7s_netns::Capability;
 
 /// The Ethertype of o7s frames on Ethernet (eth-dix).
 pub const ETH_O7S: u16 = 0xA000;
@@ -38,186 +38,26 @@ fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
     }
 }
 
-/// Set to make a missing privilege fail the test instead of skipping it
-/// (CI runs as root: there a skip would hide a broken environment).
-const REQUIRE_ENV: &str = "O7S_REQUIRE_PRIVILEGED_TESTS";
-
-/// Capabilities the tests need that this process lacks.
-fn missing_capabilities() -> Vec<&'static str> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let effective = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .unwrap_or(0);
-    // CAP_SYS_ADMIN (21) covers unshare and BPF on kernels without CAP_BPF.
-    [
-        (12, "CAP_NET_ADMIN"),
-        (13, "CAP_NET_RAW"),
-        (14, "CAP_IPC_LOCK"),
-        (21, "CAP_SYS_ADMIN"),
-    ]
-    .into_iter()
-    .filter(|&(bit, _)| effective & (1 << bit) == 0)
-    .map(|(_, name)| name)
-    .collect()
-}
-
-/// Skips (or, with O7S_REQUIRE_PRIVILEGED_TESTS set, fails) a test.
-fn skip(test: &str, why: &str) {
-    assert!(
-        std::env::var_os(REQUIRE_ENV).is_none(),
-        "{test}: {why} ({REQUIRE_ENV} is set, so this is an error, not a skip)"
-    );
-    // Straight to the stderr fd: libtest swallows `eprintln!` of a passing
-    // test, and a skip should be seen.
-    let line = format!("SKIPPED {test}: {why}; run the tests as root to exercise AF_XDP on veth pairs\n");
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
-}
+/// What the tests need: namespaces and BPF (CAP_SYS_ADMIN covers BPF on
+/// kernels without CAP_BPF), raw and AF_XDP sockets, and locked UMEM.
+const NEEDS: [Capability; 4] = [
+    Capability::NetAdmin,
+    Capability::NetRaw,
+    Capability::IpcLock,
+    Capability::SysAdmin,
+];
 
 /// Runs `test` in a thread with a network namespace of its own. Skips
-/// (prints why and returns) without the privileges or namespaces it needs.
-pub fn in_netns(test: impl FnOnce() + Send + 'static) {
+/// (prints why and returns) without the privileges or namespaces it
+/// needs, or fails when privileged tests are required.
+pub fn in_netns(test: impl FnOnce() + Send) {
     // libtest names each test's thread after the test.
     let name = std::thread::current().name().unwrap_or("test").to_owned();
-    let name = name.as_str();
-    let missing = missing_capabilities();
-    if !missing.is_empty() {
-        return skip(name, &format!("lacks {}", missing.join(", ")));
+    if !o7s_netns::require_capabilities(&name, &NEEDS) {
+        return;
     }
-    let handle = std::thread::spawn(move || {
-        // SAFETY: detaches only this thread from the network namespace.
-        cvt(unsafe { libc::unshare(libc::CLONE_NEWNET) }.into())?;
-        test();
-        Ok::<(), io::Error>(())
-    });
-    match handle.join() {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => skip(name, &format!("cannot create a network namespace: {e}")),
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("running `ip` (install iproute2)");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A veth pair, up, deleted on drop.
-pub struct Veth {
-    pub a: &'static str,
-    pub b: &'static str,
-}
-
-impl Veth {
-    pub fn new(a: &'static str, b: &'static str) -> Veth {
-        ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
-        let veth = Veth { a, b };
-        ip(&["link", "set", a, "up"]);
-        ip(&["link", "set", b, "up"]);
-        veth
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", self.a]).output();
-    }
-}
-
-pub fn ifindex(name: &str) -> u32 {
-    let c = std::ffi::CString::new(name).unwrap();
-    // SAFETY: valid NUL-terminated string.
-    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    assert_ne!(i, 0, "no interface {name}");
-    i
-}
-
-/// A raw AF_PACKET socket on one interface, for one Ethertype.
-pub struct PacketSocket {
-    fd: OwnedFd,
-}
-
-impl PacketSocket {
-    pub fn bind(ifname: &str, ethertype: u16) -> PacketSocket {
-        let proto = ethertype.to_be();
-        // SAFETY: plain syscall.
-        let fd =
-            cvt(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto.into()) }.into())
-                .expect("AF_PACKET socket");
-        // SAFETY: the fd was just returned to us.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        // SAFETY: sockaddr_ll is plain data; zero is valid.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = proto;
-        sll.sll_ifindex = ifindex(ifname) as i32;
-        // SAFETY: `sll` is a valid sockaddr_ll of the size passed.
-        cvt(unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&raw const sll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            )
-        }
-        .into())
-        .expect("bind AF_PACKET");
-        let rcvbuf: libc::c_int = 64 << 20;
-        // SAFETY: `rcvbuf` is a c_int of the size passed.
-        cvt(unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                (&raw const rcvbuf).cast(),
-                4,
-            )
-        }
-        .into())
-        .expect("SO_RCVBUFFORCE");
-        PacketSocket { fd }
-    }
-
-    /// Sends one frame out of the bound interface.
-    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
-        // SAFETY: `frame` is readable for its length.
-        cvt(unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) } as libc::c_long).map(drop)
-    }
-
-    /// Sends, retrying while the device queue is full.
-    pub fn send_all(&self, frame: &[u8]) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match self.send(frame) {
-                Ok(()) => return,
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_micros(100))
-                }
-                Err(e) => panic!("AF_PACKET send: {e}"),
-            }
-        }
-    }
-
-    /// Receives one frame if one is waiting.
-    pub fn try_recv(&self, buf: &mut [u8]) -> Option<usize> {
-        // SAFETY: `buf` is writable for its length.
-        let n = unsafe {
-            libc::recv(
-                self.fd.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        (n >= 0).then_some(n as usize)
+    if let Err(e) = o7s_netns::in_private_netns(test) {
+        o7s_netns::skip_or_fail(&name, &format!("cannot create a network namespace: {e}"));
     }
 }
 
@@ -358,7 +198,7 @@ impl XdpRedirect {
         };
         let link = Attr::new()
             .u32(0, prog_fd.as_raw_fd() as u32)
-            .u32(4, ifindex(ifname))
+            .u32(4, o7s_netns::ifindex(ifname).unwrap())
             .u32(8, BPF_XDP)
             .u32(12, flags)
             .call_fd(BPF_LINK_CREATE)

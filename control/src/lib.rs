@@ -1,0 +1,23 @@
+//! The o7s control plane. So far: the two languages an operator speaks to
+//! irmd in, parsed without I/O into one set of typed configuration values.
+//!
+//! ```text
+//!  argv after `irm` ──> irm_cli::Command::parse ──┐
+//!                                                  ├─> ipcp_config::{IpcpType, BootstrapConfig, …}
+//!  irmd.conf (TOML) ──> irmd_config::IrmdConfig ───┘   name_info::{LoadBalance, SecurityPaths}
+//! ```
+//!
+//! | module | what | PROTOCOL.md |
+//! |---|---|---|
+//! | [`ipcp_config`] | IPCP types, bootstrap options, their defaults and ranges | §7.1, §17.2 |
+//! | [`name_info`] | load balancing and OAP file paths of a name | §6.5, §17.1 |
+//! | [`irm_cli`] | the `irm` command language and its help texts | §17.1–17.2 |
+//! | [`irmd_config`] | the irmd configuration file, with the C parser's quirks decided | §17.4, §20.2 |
+//!
+//! irmd, the `irm` binary and the IPCP control logic come next (issue 4).
+#![forbid(unsafe_code)]
+
+pub mod ipcp_config;
+pub mod irm_cli;
+pub mod irmd_config;
+pub mod name_info;

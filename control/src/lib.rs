@@ -13,11 +13,14 @@
 //! | [`name_info`] | load balancing and OAP file paths of a name | §6.5, §17.1 |
 //! | [`irm_cli`] | the `irm` command language and its help texts | §17.1–17.2 |
 //! | [`irmd_config`] | the irmd configuration file, with the C parser's quirks decided | §17.4, §20.2 |
+//! | [`irm`] | irmd's core: registry and flow-allocation broker, sans-IO | §1, §5, §16, §17, §19.5 |
 //!
-//! irmd, the `irm` binary and the IPCP control logic come next (issue 4).
+//! irmd's I/O layer, the `irm` binary and the IPCP control logic come next
+//! (issue 4).
 #![forbid(unsafe_code)]
 
 pub mod ipcp_config;
+pub mod irm;
 pub mod irm_cli;
 pub mod irmd_config;
 pub mod name_info;

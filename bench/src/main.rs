@@ -4,6 +4,7 @@
 //! | command | measures |
 //! |---|---|
 //! | `mem` | packets streamed from one process to another through the shared pool and a ring |
+//! | `fwd` | packets forwarded per second and one-way latency through a router in a namespace: ours, Linux, XDP_REDIRECT |
 //!
 //! Micro-benchmarks of single operations are criterion benches
 //! (`cargo bench -p o7s-bench`).
@@ -11,7 +12,11 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
+mod fwd;
 mod mem;
 
 #[derive(Parser)]
@@ -35,20 +40,35 @@ enum What {
     /// The consumer side of `mem` (started by `mem` itself).
     #[command(hide = true)]
     MemSink(mem::SinkArgs),
+    /// Forward frames from a generator namespace through a router namespace
+    /// to a sink namespace over veth: the o7s dataplane, Linux IPv4
+    /// forwarding and an XDP_REDIRECT forwarder, one after the other on one
+    /// topology; packets/s at each frame size, one-way latency, CPU per
+    /// core. Needs root; exits with 2 when something it needs is missing.
+    Fwd(fwd::Args),
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()));
+    // `fwd` reads how the router's ports came up from the router's log.
+    tracing_subscriber::registry()
+        .with(log)
+        .with(fwd::PortLog::layer())
         .init();
     let cli = Cli::parse();
     let result = match cli.what {
         What::Mem(args) => mem::run(&args),
         What::MemSink(args) => mem::sink(&args),
+        What::Fwd(args) => fwd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<fwd::Unprepared>() => {
+            eprintln!("o7s-bench: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("o7s-bench: {e}");
             ExitCode::FAILURE

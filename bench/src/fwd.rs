@@ -23,11 +23,8 @@
 
 mod cpu;
 mod frames;
-mod portlog;
 mod topology;
 mod traffic;
-
-pub use portlog::PortLog;
 
 use std::error::Error;
 use std::fmt;
@@ -566,7 +563,6 @@ impl Bench<'_> {
         match forwarder {
             Forwarder::Ours => {
                 let config = self.router_config()?;
-                PortLog::clear();
                 let dp = self
                     .lab
                     .router
@@ -577,14 +573,18 @@ impl Bench<'_> {
                 if let Some(worker) = cpu::own_thread("o7s-worker0") {
                     threads.insert(0, ("worker".into(), worker));
                 }
-                let ports = PortLog::ports();
+                let ports: Vec<String> = dp
+                    .ports()
+                    .iter()
+                    .map(|(_, _, port)| format!("{}: {}", port.name, port.kind))
+                    .collect();
                 let r0 = ports
                     .iter()
                     .find_map(|p| p.strip_prefix("r0: "))
                     .map(str::to_owned)
                     .unwrap_or_else(|| {
                         format!(
-                            "AF_XDP (mode not logged), XDP {}",
+                            "r0 not among the router's ports, XDP {}",
                             Lab::xdp_mode(&self.lab.router, "r0").unwrap_or("none")
                         )
                     });

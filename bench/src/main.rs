@@ -12,9 +12,6 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 mod fwd;
 mod mem;
@@ -49,13 +46,9 @@ enum What {
 }
 
 fn main() -> ExitCode {
-    let log = tracing_subscriber::fmt::layer()
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
-        .with_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()));
-    // `fwd` reads how the router's ports came up from the router's log.
-    tracing_subscriber::registry()
-        .with(log)
-        .with(fwd::PortLog::layer())
         .init();
     let cli = Cli::parse();
     let result = match cli.what {

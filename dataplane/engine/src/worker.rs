@@ -15,7 +15,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ use o7s_mem::{Buf, PoolCache, Producer};
 
 use crate::counters::{Counters, DropReason, Snapshot};
 use crate::forward::{Shim, Verdict, process};
-use crate::port::{Port, PortKind};
+use crate::port::{Port, PortInfo, PortKind};
 use crate::tables::{PortId, Tables};
 
 /// Frames taken from a port per receive call.
@@ -118,6 +118,9 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct Dataplane {
     tables: Arc<ArcSwap<Tables>>,
+    /// What each worker polls: (worker, port id, info), kept in step with
+    /// the commands applied.
+    ports: Mutex<Vec<(usize, PortId, PortInfo)>>,
     counters: Vec<Arc<Counters>>,
     commands: Vec<mpsc::Sender<(Command, mpsc::Sender<()>)>>,
     stop: Arc<AtomicBool>,
@@ -131,12 +134,20 @@ impl Dataplane {
         let stop = Arc::new(AtomicBool::new(false));
         let mut dp = Dataplane {
             tables,
+            ports: Mutex::new(Vec::new()),
             counters: Vec::new(),
             commands: Vec::new(),
             stop,
             workers: Vec::new(),
         };
-        for spec in specs {
+        for (w, spec) in specs.into_iter().enumerate() {
+            if let Ok(mut ports) = dp.ports.lock() {
+                for (id, port) in spec.ports.iter().enumerate() {
+                    if let Some(port) = port {
+                        ports.push((w, id as PortId, port.info().clone()));
+                    }
+                }
+            }
             let counters = Arc::new(Counters::default());
             dp.counters.push(Arc::clone(&counters));
             let (tx, rx) = mpsc::channel();
@@ -173,11 +184,28 @@ impl Dataplane {
     /// returns once it has (so tables that route to a new port can follow).
     pub fn apply(&self, worker: usize, command: Command) -> Result<(), CommandError> {
         let queue = self.commands.get(worker).ok_or(CommandError::NoWorker(worker))?;
+        let change = match &command {
+            Command::AddPort { id, port } => Some((*id, Some(port.info().clone()))),
+            Command::RemovePort { id } => Some((*id, None)),
+            _ => None,
+        };
         let (done_tx, done_rx) = mpsc::channel();
         queue
             .send((command, done_tx))
             .map_err(|_| CommandError::Stopped(worker))?;
-        done_rx.recv().map_err(|_| CommandError::Stopped(worker))
+        done_rx.recv().map_err(|_| CommandError::Stopped(worker))?;
+        if let (Some((id, info)), Ok(mut ports)) = (change, self.ports.lock()) {
+            ports.retain(|(w, p, _)| (*w, *p) != (worker, id));
+            if let Some(info) = info {
+                ports.push((worker, id, info));
+            }
+        }
+        Ok(())
+    }
+
+    /// The ports each worker polls: (worker, port id, what it is).
+    pub fn ports(&self) -> Vec<(usize, PortId, PortInfo)> {
+        self.ports.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     /// Counters summed over all workers.

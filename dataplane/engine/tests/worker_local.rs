@@ -381,8 +381,20 @@ fn ports_endpoints_and_tables_can_be_changed_while_the_worker_runs() {
     let got = recv(&mut cache, &mut |c, v| c.recv(&mut app, v, 8));
     assert_eq!(got, vec![b"local".to_vec()], "delivered to the added endpoint");
 
+    let names = |dp: &Dataplane| {
+        dp.ports()
+            .into_iter()
+            .map(|(_, id, info)| (id, info.name))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&dp),
+        [(0, "cmd-in-a".to_string()), (1, "cmd-out-a".to_string())],
+        "ports as the worker polls them"
+    );
     dp.apply(0, o7s_dataplane::Command::RemovePort { id: 1 })
         .expect("remove port");
+    assert_eq!(names(&dp), [(0, "cmd-in-a".to_string())]);
     send(&mut cache, &mut input, frame(7, FAR, 10, 1, b"nowhere now"));
     let deadline = Instant::now() + Duration::from_secs(5);
     while dp.counters().dropped(DropReason::NoRoute) == 0 && Instant::now() < deadline {

@@ -26,6 +26,8 @@ use o7s_mem::{Buf, PoolCache};
 pub enum PortKind {
     AfXdp {
         zero_copy: bool,
+        /// The steering program runs in the driver (else generic XDP).
+        xdp_native: bool,
         rx_ring: u32,
         tx_ring: u32,
         fill_ring: u32,
@@ -47,14 +49,16 @@ impl std::fmt::Display for PortKind {
         match self {
             PortKind::AfXdp {
                 zero_copy,
+                xdp_native,
                 rx_ring,
                 tx_ring,
                 fill_ring,
                 comp_ring,
             } => write!(
                 f,
-                "AF_XDP {} (rx {rx_ring}, tx {tx_ring}, fill {fill_ring}, comp {comp_ring})",
-                if *zero_copy { "zero-copy" } else { "copy" }
+                "AF_XDP {} (rx {rx_ring}, tx {tx_ring}, fill {fill_ring}, comp {comp_ring}), XDP {}",
+                if *zero_copy { "zero-copy" } else { "copy" },
+                if *xdp_native { "native" } else { "generic" }
             ),
             PortKind::Uring { entries, buffers } => write!(f, "io_uring UDP ({entries} entries, {buffers} buffers)"),
             PortKind::AfPacket { frames, frame_size } => write!(f, "AF_PACKET mmap ({frames} x {frame_size} B)"),

@@ -52,15 +52,17 @@ impl XdpPort {
                 ifname: ifname.into(),
                 source,
             })?;
+        let xdp_native = steering.mode() == o7s_ebpf::ActiveMode::Native;
         let i = sock.info();
         let kind = PortKind::AfXdp {
             zero_copy: i.mode == Mode::ZeroCopy,
+            xdp_native,
             rx_ring: i.rx_size,
             tx_ring: i.tx_size,
             fill_ring: i.fill_size,
             comp_ring: i.comp_size,
         };
-        tracing::info!(ifname, queue, xdp = %steering.mode(), socket = %kind, "AF_XDP port open");
+        tracing::info!(ifname, queue, backend = %kind, "AF_XDP port open");
         let fill_size = i.fill_size as usize;
         Ok(XdpPort {
             info: PortInfo {

@@ -9,11 +9,14 @@
 //!  +------------------------+            +------------------------+
 //! ```
 
+mod common;
+
+use common::assert_all_buffers_back;
 use std::time::{Duration, Instant};
 
 use o7s_dataplane::port::Port;
 use o7s_dataplane::port::packet::{AfPacketPort, PacketConfig};
-use o7s_mem::{Buf, Pool, PoolCache, PoolConfig};
+use o7s_mem::{Buf, Pool, PoolCache};
 use o7s_netns::{Netns, require_root, veth};
 use o7s_wire::dix::{self, DixHeader, DixRepr};
 use o7s_wire::eth::{self, EthFrame, EthRepr, MacAddr};
@@ -57,23 +60,7 @@ impl VethPair {
 }
 
 fn pool(name: &str) -> Pool {
-    Pool::create(
-        name,
-        PoolConfig {
-            count: 8192,
-            ..PoolConfig::default()
-        },
-    )
-    .expect("pool")
-}
-
-fn assert_all_buffers_back(pool: &Pool) {
-    let stats = pool.stats();
-    assert_eq!(
-        (stats.free, stats.held(), stats.corrupt),
-        (stats.buffers, 0, 0),
-        "every pool buffer is back in the free ring"
-    );
+    common::pool(name, 8192)
 }
 
 /// Frame `seq` from `src` to `dst`: Ethernet, eth-dix header (EID from

@@ -9,6 +9,9 @@
 //!  +-------------------------------------------------------------+
 //! ```
 
+mod common;
+
+use common::assert_all_buffers_back;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -24,23 +27,7 @@ fn netns_for(test: &str) -> Option<Netns> {
 }
 
 fn pool(name: &str) -> Pool {
-    Pool::create(
-        name,
-        PoolConfig {
-            count: 4096,
-            ..PoolConfig::default()
-        },
-    )
-    .expect("pool")
-}
-
-fn assert_all_buffers_back(pool: &Pool) {
-    let stats = pool.stats();
-    assert_eq!(
-        (stats.free, stats.held(), stats.corrupt),
-        (stats.buffers, 0, 0),
-        "every pool buffer is back in the free ring"
-    );
+    common::pool(name, 4096)
 }
 
 /// Datagram `seq`: a 4-octet EID (the sequence number), then a pattern

@@ -1,5 +1,9 @@
-//! Frame builders shared by the dataplane's integration tests.
+//! Frame builders and pool helpers shared by the dataplane's integration
+//! tests.
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
 
+use o7s_mem::{Pool, PoolConfig};
 use o7s_wire::dt::{DtHeader, DtLayout, DtRepr};
 
 /// A DT packet (default layout) to `dst` with `ttl` and `eid`, then `payload`.
@@ -33,4 +37,26 @@ pub fn eth_dix(dst_mac: [u8; 6], src_mac: [u8; 6], eid: u16, sdu: &[u8]) -> Vec<
 /// The DT header of an eth-dix frame.
 pub fn dt_of(frame: &[u8]) -> DtHeader<&[u8]> {
     DtHeader::new_unchecked(&frame[18..], DtLayout::DEFAULT)
+}
+
+/// A pool of `count` buffers of the default size for one test.
+pub fn pool(name: &str, count: u32) -> Pool {
+    Pool::create(
+        name,
+        PoolConfig {
+            count,
+            ..PoolConfig::default()
+        },
+    )
+    .expect("pool")
+}
+
+/// Panics unless every buffer of `pool` is back in its free ring.
+pub fn assert_all_buffers_back(pool: &Pool) {
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.free, stats.held(), stats.corrupt),
+        (stats.buffers, 0, 0),
+        "every pool buffer is back in the free ring"
+    );
 }

@@ -646,6 +646,7 @@ impl Bench<'_> {
             r#"
             address = {router}
             core = 1
+            fast_path = true
             [pool]
             buffers = 16384
             [[port]]

@@ -5,8 +5,12 @@
  * sizes and indices, so change both files together).
  *
  *   o7s_cfg    ARRAY[1]          struct o7s_cfg, host byte order
- *   o7s_stats  PERCPU_ARRAY[6]   __u64 per counter, indexed by enum o7s_stat
+ *   o7s_stats  PERCPU_ARRAY[7]   __u64 per counter, indexed by enum o7s_stat
  *   xsks       XSKMAP[64]        rx queue index -> AF_XDP socket
+ *   o7s_self   ARRAY[1]          __u32 own address (0: transit fast path off)
+ *   o7s_demux  HASH              struct o7s_demux_key -> __u32 cube
+ *   o7s_fib    HASH              struct o7s_fib_key -> struct o7s_nexthop
+ *   o7s_tx     DEVMAP_HASH       egress ifindex -> struct bpf_devmap_val
  */
 #ifndef O7S_ABI_H
 #define O7S_ABI_H
@@ -37,6 +41,32 @@ struct o7s_cfg {
  */
 #define O7S_CFG_NO_UDP 0x1
 
+/* Capacity of the fast-path maps. */
+#define O7S_MAX_DEMUX 1024
+#define O7S_MAX_ROUTES 65536
+#define O7S_MAX_TX 64
+
+/* (rx interface, shim EID) -> the cube of the N-1 flow it arrives on. */
+struct o7s_demux_key {
+	__u32 ifindex;
+	__u32 eid;
+};
+
+/* (cube, DT destination address) -> next hop. */
+struct o7s_fib_key {
+	__u32 cube;
+	__u32 dst;
+};
+
+/* A single eth-dix next hop on an XDP interface. 20 bytes. */
+struct o7s_nexthop {
+	__u32 ifindex;
+	__u8 dst_mac[6];
+	__u8 src_mac[6];
+	__u16 eid; /* host order; written big-endian into the shim */
+	__u16 pad;
+};
+
 /*
  * "matched" frames are the o7s ones (Ethertype or UDP port); they are handed
  * to bpf_redirect_map(). Whether the redirect happened depends on an AF_XDP
@@ -51,7 +81,8 @@ enum o7s_stat {
 	O7S_STAT_NO_XSK_UDP = 3,     /* o7s UDP, no XSK on the queue: passed */
 	O7S_STAT_PASSED = 4,         /* not o7s: passed to the kernel stack */
 	O7S_STAT_MALFORMED = 5,      /* headers truncated or invalid: passed */
-	O7S_STAT_COUNT = 6,
+	O7S_STAT_FAST_FORWARDED = 6, /* transit, forwarded in XDP (o7s_tx) */
+	O7S_STAT_COUNT = 7,
 };
 
 #endif /* O7S_ABI_H */

@@ -6,6 +6,7 @@
  *
  *   frame --> Ethernet --+-- Ethertype == cfg.ethertype ------------> XSK (eth-dix shim)
  *                        +-- IPv4 / IPv6 --> UDP dport == cfg.udp_port -> XSK (udp shim)
+ *                        |   (transit, when o7s_self != 0: rewritten --> o7s_tx[ifindex])
  *                        +-- anything else (ARP, ND, TCP, VLAN...) --> XDP_PASS
  *
  * "XSK" is bpf_redirect_map(&xsks, rx_queue_index, XDP_PASS): with no socket
@@ -54,6 +55,34 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } o7s_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} o7s_self SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, O7S_MAX_DEMUX);
+	__type(key, struct o7s_demux_key);
+	__type(value, __u32);
+} o7s_demux SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, O7S_MAX_ROUTES);
+	__type(key, struct o7s_fib_key);
+	__type(value, struct o7s_nexthop);
+} o7s_fib SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, O7S_MAX_TX);
+	__type(key, __u32);
+	__type(value, struct bpf_devmap_val);
+} o7s_tx SEC(".maps");
 
 static __always_inline void count(__u32 stat)
 {
@@ -116,6 +145,65 @@ static __always_inline int udp_dport(void *l3, void *data_end, __u16 proto)
 	return udp->dest;
 }
 
+/* eth-dix (PROTOCOL.md §2.1): Ethernet, then EID and length (BE u16s). */
+#define O7S_SHIM_END 18
+/* DT header (§7.2) with addr_size 4, eid_size 8: dst, qos, ttl, ecn, eid. */
+#define O7S_DT_LEN 15
+#define O7S_DT_TTL 5
+
+/*
+ * The transit fast path (§7.5 in the kernel): a frame on a known N-1 flow
+ * for another member with TTL > 1 and a single eth-dix next hop on an XDP
+ * port is rewritten here and redirected to that port. Everything else
+ * (local delivery, TTL expiry, unknown flows, ECMP, ...) returns -1 and
+ * goes to the XSK, where the worker handles and counts it.
+ *
+ * ECN is not marked here: the fast path has no view of a queue depth.
+ */
+static __always_inline int fast_forward(struct xdp_md *ctx, __u32 self)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u8 *p = data;
+	struct o7s_demux_key dk;
+	struct o7s_fib_key fk;
+	const struct o7s_nexthop *nh;
+	const __u32 *cube;
+	long action;
+	__u16 eid;
+
+	if ((void *)(p + O7S_SHIM_END + O7S_DT_LEN) > data_end)
+		return -1;
+	eid = ((__u16)p[14] << 8) | p[15];
+	if (eid == 0)
+		return -1;
+	dk.ifindex = ctx->ingress_ifindex;
+	dk.eid = eid;
+	cube = bpf_map_lookup_elem(&o7s_demux, &dk);
+	if (!cube)
+		return -1;
+	fk.cube = *cube;
+	fk.dst = (__u32)p[18] | (__u32)p[19] << 8 | (__u32)p[20] << 16 | (__u32)p[21] << 24;
+	if (fk.dst == self)
+		return -1;
+	/* The worker drops and counts TTL expiry. */
+	if (p[O7S_SHIM_END + O7S_DT_TTL] <= 1)
+		return -1;
+	nh = bpf_map_lookup_elem(&o7s_fib, &fk);
+	if (!nh)
+		return -1;
+
+	p[O7S_SHIM_END + O7S_DT_TTL] -= 1;
+	__builtin_memcpy(p, nh->dst_mac, 6);
+	__builtin_memcpy(p + 6, nh->src_mac, 6);
+	p[14] = nh->eid >> 8;
+	p[15] = nh->eid & 0xff;
+	action = bpf_redirect_map(&o7s_tx, nh->ifindex, 0);
+	if (action == XDP_REDIRECT)
+		count(O7S_STAT_FAST_FORWARDED);
+	return (int)action;
+}
+
 SEC("xdp")
 int o7s_steer(struct xdp_md *ctx)
 {
@@ -143,8 +231,17 @@ int o7s_steer(struct xdp_md *ctx)
 		flags = cfg->flags;
 	}
 
-	if (eth->h_proto == bpf_htons(ethertype))
+	if (eth->h_proto == bpf_htons(ethertype)) {
+		const __u32 *self = bpf_map_lookup_elem(&o7s_self, &zero);
+
+		if (self && *self) {
+			int action = fast_forward(ctx, *self);
+
+			if (action >= 0)
+				return action;
+		}
 		return steer(ctx, O7S_STAT_REDIRECTED_ETH, O7S_STAT_NO_XSK_ETH);
+	}
 
 	if (flags & O7S_CFG_NO_UDP) {
 		count(O7S_STAT_PASSED);

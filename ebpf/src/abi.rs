@@ -4,8 +4,12 @@
 //! | map | kind | key | value |
 //! |---|---|---|---|
 //! | `o7s_cfg` | `ARRAY[1]` | `0` | `struct o7s_cfg` = `[ethertype, udp_port, 0, 0]` as host-order `u16`s |
-//! | `o7s_stats` | `PERCPU_ARRAY[6]` | [`Stat`] | `u64` per CPU |
+//! | `o7s_stats` | `PERCPU_ARRAY[7]` | [`Stat`] | `u64` per CPU |
 //! | `xsks` | `XSKMAP[64]` | rx queue | AF_XDP socket fd |
+//! | `o7s_self` | `ARRAY[1]` | `0` | `u32` own address (0: fast path off) |
+//! | `o7s_demux` | `HASH` | `struct o7s_demux_key` = `[ifindex, eid]` | `u32` cube |
+//! | `o7s_fib` | `HASH` | `struct o7s_fib_key` = `[cube, dst]` | `struct o7s_nexthop` (20 octets) |
+//! | `o7s_tx` | `DEVMAP_HASH` | ifindex | `struct bpf_devmap_val` |
 //! | `tx_port` | `DEVMAP[1]` | `0` | `struct bpf_devmap_val` (egress ifindex) |
 //! | `sink_counts` | `PERCPU_ARRAY[1]` | `0` | `struct sink_count` = `[packets, bytes]` as `u64`s, per CPU |
 
@@ -13,6 +17,10 @@
 pub(crate) const MAP_CONFIG: &str = "o7s_cfg";
 pub(crate) const MAP_STATS: &str = "o7s_stats";
 pub(crate) const MAP_XSKS: &str = "xsks";
+pub(crate) const MAP_SELF: &str = "o7s_self";
+pub(crate) const MAP_DEMUX: &str = "o7s_demux";
+pub(crate) const MAP_FIB: &str = "o7s_fib";
+pub(crate) const MAP_TX: &str = "o7s_tx";
 pub(crate) const MAP_TX_PORT: &str = "tx_port";
 pub(crate) const MAP_SINK_COUNTS: &str = "sink_counts";
 
@@ -42,6 +50,28 @@ pub(crate) const fn config_value(ethertype: u16, udp_port: u16, flags: u32) -> C
     ]
 }
 
+/// `O7S_MAX_DEMUX`, `O7S_MAX_ROUTES`, `O7S_MAX_TX`: fast-path map sizes.
+pub(crate) const MAX_DEMUX: u32 = 1024;
+pub(crate) const MAX_ROUTES: u32 = 65536;
+pub(crate) const MAX_TX: u32 = 64;
+
+/// `struct o7s_demux_key { u32 ifindex; u32 eid; }`.
+pub(crate) type DemuxKey = [u32; 2];
+/// `struct o7s_fib_key { u32 cube; u32 dst; }`.
+pub(crate) type FibKey = [u32; 2];
+/// `struct o7s_nexthop { u32 ifindex; u8 dst_mac[6]; u8 src_mac[6]; u16 eid;
+/// u16 pad; }` as 20 octets (no padding: every field is naturally aligned).
+pub(crate) type NextHopValue = [u8; 20];
+
+pub(crate) fn next_hop_value(ifindex: u32, dst_mac: [u8; 6], src_mac: [u8; 6], eid: u16) -> NextHopValue {
+    let mut v = [0u8; 20];
+    v[0..4].copy_from_slice(&ifindex.to_ne_bytes());
+    v[4..10].copy_from_slice(&dst_mac);
+    v[10..16].copy_from_slice(&src_mac);
+    v[16..18].copy_from_slice(&eid.to_ne_bytes());
+    v
+}
+
 /// `struct sink_count { u64 packets; u64 bytes; }` (in `redirect.bpf.c`) as
 /// an array, which is already `aya::Pod`.
 pub(crate) type SinkCountValue = [u64; 2];
@@ -56,11 +86,12 @@ pub(crate) enum Stat {
     NoXskUdp = 3,
     Passed = 4,
     Malformed = 5,
+    FastForwarded = 6,
 }
 
 impl Stat {
     /// `O7S_STAT_COUNT`.
-    pub(crate) const COUNT: u32 = 6;
+    pub(crate) const COUNT: u32 = 7;
     pub(crate) const ALL: [Self; Self::COUNT as usize] = [
         Self::RedirectedEth,
         Self::RedirectedUdp,
@@ -68,6 +99,7 @@ impl Stat {
         Self::NoXskUdp,
         Self::Passed,
         Self::Malformed,
+        Self::FastForwarded,
     ];
 }
 
@@ -104,6 +136,9 @@ mod tests {
         assert_eq!(c_constant("O7S_DEFAULT_UDP_PORT"), u64::from(DEFAULT_UDP_PORT));
         assert_eq!(c_constant("O7S_MAX_QUEUES"), u64::from(MAX_QUEUES));
         assert_eq!(c_constant("O7S_STAT_COUNT"), u64::from(Stat::COUNT));
+        assert_eq!(c_constant("O7S_MAX_DEMUX"), u64::from(MAX_DEMUX));
+        assert_eq!(c_constant("O7S_MAX_ROUTES"), u64::from(MAX_ROUTES));
+        assert_eq!(c_constant("O7S_MAX_TX"), u64::from(MAX_TX));
     }
 
     #[test]
@@ -115,6 +150,7 @@ mod tests {
             (Stat::NoXskUdp, "O7S_STAT_NO_XSK_UDP"),
             (Stat::Passed, "O7S_STAT_PASSED"),
             (Stat::Malformed, "O7S_STAT_MALFORMED"),
+            (Stat::FastForwarded, "O7S_STAT_FAST_FORWARDED"),
         ];
         assert_eq!(names.len(), Stat::ALL.len());
         for ((stat, name), listed) in names.into_iter().zip(Stat::ALL) {
@@ -155,5 +191,40 @@ mod tests {
             ),
             1
         );
+    }
+
+    #[test]
+    fn fast_path_layouts_match_the_c_structs() {
+        // struct o7s_demux_key / o7s_fib_key: two u32s; o7s_nexthop: u32,
+        // 6 + 6 octets, u16, u16 = 20 octets with no padding.
+        assert_eq!(size_of::<DemuxKey>(), 8);
+        assert_eq!(size_of::<FibKey>(), 8);
+        assert_eq!(size_of::<NextHopValue>(), 20);
+        let body = HEADER
+            .split("struct o7s_nexthop {")
+            .nth(1)
+            .and_then(|rest| rest.split("};").next())
+            .expect("struct o7s_nexthop in o7s_abi.h");
+        let fields: Vec<&str> = body
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("__"))
+            .map(|l| l.split(';').next().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "__u32 ifindex",
+                "__u8 dst_mac[6]",
+                "__u8 src_mac[6]",
+                "__u16 eid",
+                "__u16 pad"
+            ]
+        );
+        let v = next_hop_value(7, [1, 2, 3, 4, 5, 6], [9; 6], 300);
+        assert_eq!(u32::from_ne_bytes(v[0..4].try_into().unwrap()), 7);
+        assert_eq!(&v[4..10], &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(&v[10..16], &[9; 6]);
+        assert_eq!(u16::from_ne_bytes([v[16], v[17]]), 300);
     }
 }

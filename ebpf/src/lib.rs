@@ -24,5 +24,7 @@ mod xdp;
 
 pub use error::{EbpfError, Result};
 pub use redirect::{CountingSink, PassProgram, RedirectForwarder};
-pub use steer::{DEFAULT_ETHERTYPE, DEFAULT_UDP_PORT, MAX_QUEUES, Steering, SteeringConfig, SteeringStats};
+pub use steer::{
+    DEFAULT_ETHERTYPE, DEFAULT_UDP_PORT, FastPath, MAX_QUEUES, NextHop, Steering, SteeringConfig, SteeringStats,
+};
 pub use xdp::{ActiveMode, AttachMode};

@@ -14,7 +14,7 @@ use std::{
     os::fd::{AsFd, AsRawFd},
 };
 
-use aya::maps::{Array, MapData, PerCpuArray, XskMap};
+use aya::maps::{Array, DevMapHash, HashMap, MapData, PerCpuArray, XskMap};
 use tracing::debug;
 
 use crate::{
@@ -95,12 +95,15 @@ pub struct SteeringStats {
     /// Frames with truncated or invalid headers, passed to the kernel (which
     /// drops and counts them by its own rules).
     pub malformed: u64,
+    /// Transit frames forwarded in XDP by the fast path (see
+    /// [`Steering::set_fast_path`]); also counted under `matched_eth`.
+    pub fast_forwarded: u64,
 }
 
 impl SteeringStats {
     /// o7s Ethertype frames seen, redirected or not.
     pub fn matched_eth(&self) -> u64 {
-        self.redirected_eth + self.no_xsk_eth
+        self.redirected_eth + self.no_xsk_eth + self.fast_forwarded
     }
 
     /// o7s UDP datagrams seen, redirected or not.
@@ -121,8 +124,47 @@ impl SteeringStats {
             Stat::NoXskUdp => &mut self.no_xsk_udp,
             Stat::Passed => &mut self.passed,
             Stat::Malformed => &mut self.malformed,
+            Stat::FastForwarded => &mut self.fast_forwarded,
         }
     }
+}
+
+/// One single eth-dix next hop of the fast path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextHop {
+    /// Egress interface (it must also be in [`FastPath::tx_ifindexes`]).
+    pub ifindex: u32,
+    pub dst_mac: [u8; 6],
+    pub src_mac: [u8; 6],
+    /// Shim EID put in forwarded frames.
+    pub eid: u16,
+}
+
+/// What the in-kernel transit fast path forwards by (a subset of the
+/// worker's tables: single eth-dix next hops on XDP interfaces, DT layout
+/// with 4-octet addresses and 8-octet EIDs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FastPath {
+    /// This member's address; frames for it take the slow path. Not 0.
+    pub address: u32,
+    /// (rx ifindex, shim EID, cube) of the N-1 flows arriving here.
+    pub demux: Vec<(u32, u32, u32)>,
+    /// (cube, destination, next hop).
+    pub routes: Vec<(u32, u32, NextHop)>,
+    /// Interfaces the fast path may redirect to.
+    pub tx_ifindexes: Vec<u32>,
+}
+
+fn invalid(map: &'static str, why: &str) -> EbpfError {
+    let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_owned());
+    EbpfError::map(map, "set the fast path", aya::maps::MapError::IoError(e))
+}
+
+struct FastMaps {
+    this: Array<MapData, u32>,
+    demux: HashMap<MapData, abi::DemuxKey, u32>,
+    fib: HashMap<MapData, abi::FibKey, abi::NextHopValue>,
+    tx: DevMapHash<MapData>,
 }
 
 /// The steering program attached to one interface. Dropping it detaches the
@@ -134,6 +176,7 @@ pub struct Steering {
     config: SteeringConfig,
     xsks: XskMap<MapData>,
     stats: PerCpuArray<MapData, u64>,
+    fast: FastMaps,
 }
 
 impl fmt::Debug for Steering {
@@ -163,6 +206,16 @@ impl Steering {
         let cfg = take(abi::MAP_CONFIG)?;
         let xsks = take(abi::MAP_XSKS)?;
         let stats = take(abi::MAP_STATS)?;
+        let this = take(abi::MAP_SELF)?;
+        let demux = take(abi::MAP_DEMUX)?;
+        let fib = take(abi::MAP_FIB)?;
+        let tx = take(abi::MAP_TX)?;
+        let fast = FastMaps {
+            this: Array::try_from(this).map_err(|e| EbpfError::map(abi::MAP_SELF, "open", e))?,
+            demux: HashMap::try_from(demux).map_err(|e| EbpfError::map(abi::MAP_DEMUX, "open", e))?,
+            fib: HashMap::try_from(fib).map_err(|e| EbpfError::map(abi::MAP_FIB, "open", e))?,
+            tx: DevMapHash::try_from(tx).map_err(|e| EbpfError::map(abi::MAP_TX, "open", e))?,
+        };
 
         let mut cfg: Array<MapData, abi::ConfigValue> =
             Array::try_from(cfg).map_err(|e| EbpfError::map(abi::MAP_CONFIG, "open", e))?;
@@ -185,6 +238,7 @@ impl Steering {
             config,
             xsks,
             stats,
+            fast,
         })
     }
 
@@ -244,6 +298,78 @@ impl Steering {
             }
         }
         debug!(ifname = %self.ifname(), queue, "AF_XDP socket unregistered");
+        Ok(())
+    }
+
+    /// Turns the in-kernel transit fast path on with `fast` (replacing what
+    /// was there): matching transit frames are rewritten and redirected to
+    /// their egress interface in XDP, without reaching the AF_XDP socket.
+    /// The egress interfaces must accept XDP redirects (a veth needs an XDP
+    /// program on its peer).
+    pub fn set_fast_path(&mut self, fast: FastPath) -> Result<()> {
+        if fast.address == 0 {
+            return Err(invalid(abi::MAP_SELF, "own address 0 would mean off"));
+        }
+        if fast.demux.len() > abi::MAX_DEMUX as usize
+            || fast.routes.len() > abi::MAX_ROUTES as usize
+            || fast.tx_ifindexes.len() > abi::MAX_TX as usize
+        {
+            return Err(invalid(abi::MAP_FIB, "more entries than the maps hold"));
+        }
+        // Off while the maps are rewritten, so no frame sees a mix.
+        self.clear_fast_path()?;
+        let m = &mut self.fast;
+        for &ifindex in &fast.tx_ifindexes {
+            m.tx.insert(ifindex, ifindex, None, 0)
+                .map_err(|e| EbpfError::xdp_map(abi::MAP_TX, format!("add egress {ifindex}"), e))?;
+        }
+        for &(ifindex, eid, cube) in &fast.demux {
+            m.demux
+                .insert([ifindex, eid], cube, 0)
+                .map_err(|e| EbpfError::map(abi::MAP_DEMUX, format!("add ({ifindex}, {eid})"), e))?;
+        }
+        for &(cube, dst, nh) in &fast.routes {
+            let v = abi::next_hop_value(nh.ifindex, nh.dst_mac, nh.src_mac, nh.eid);
+            m.fib
+                .insert([cube, dst], v, 0)
+                .map_err(|e| EbpfError::map(abi::MAP_FIB, format!("add route ({cube}, {dst:#x})"), e))?;
+        }
+        m.this
+            .set(0, fast.address, 0)
+            .map_err(|e| EbpfError::map(abi::MAP_SELF, "write own address", e))?;
+        debug!(
+            ifname = %self.ifname(),
+            demux = fast.demux.len(),
+            routes = fast.routes.len(),
+            "XDP transit fast path on"
+        );
+        Ok(())
+    }
+
+    /// Turns the fast path off and empties its maps: every o7s frame goes to
+    /// the AF_XDP socket again.
+    pub fn clear_fast_path(&mut self) -> Result<()> {
+        let m = &mut self.fast;
+        m.this
+            .set(0, 0, 0)
+            .map_err(|e| EbpfError::map(abi::MAP_SELF, "clear own address", e))?;
+        let keys: Vec<_> = m.fib.keys().filter_map(std::result::Result::ok).collect();
+        for k in keys {
+            m.fib
+                .remove(&k)
+                .map_err(|e| EbpfError::map(abi::MAP_FIB, "remove route", e))?;
+        }
+        let keys: Vec<_> = m.demux.keys().filter_map(std::result::Result::ok).collect();
+        for k in keys {
+            m.demux
+                .remove(&k)
+                .map_err(|e| EbpfError::map(abi::MAP_DEMUX, "remove demux entry", e))?;
+        }
+        let keys: Vec<_> = m.tx.keys().filter_map(std::result::Result::ok).collect();
+        for k in keys {
+            m.tx.remove(k)
+                .map_err(|e| EbpfError::map(abi::MAP_TX, "remove egress", e))?;
+        }
         Ok(())
     }
 
@@ -309,7 +435,16 @@ mod tests {
         // Parsing the ELF needs no privileges; creating maps does, so only
         // the object's symbols are checked here.
         let text = String::from_utf8_lossy(BYTES);
-        for name in [PROGRAM, abi::MAP_CONFIG, abi::MAP_XSKS, abi::MAP_STATS] {
+        for name in [
+            PROGRAM,
+            abi::MAP_CONFIG,
+            abi::MAP_XSKS,
+            abi::MAP_STATS,
+            abi::MAP_SELF,
+            abi::MAP_DEMUX,
+            abi::MAP_FIB,
+            abi::MAP_TX,
+        ] {
             assert!(text.contains(name), "{name} missing from {OBJECT}");
         }
     }

@@ -14,6 +14,7 @@ use crate::port::Port;
 use crate::port::packet::{AfPacketPort, PacketConfig, PacketError};
 use crate::port::uring::{UringConfig, UringUdpPort};
 use crate::port::xdp::{XdpPort, XdpPortError, attach_mode};
+use crate::tables::{Encap, NextHop, Tables};
 use crate::worker::{Dataplane, StartError, WorkerSpec};
 
 /// Why the router could not start.
@@ -178,6 +179,9 @@ pub fn start_router_in(
         routes = tables.fib.iter().map(|f| f.len()).sum::<usize>(),
         "router tables built"
     );
+    if cfg.fast_path {
+        program_fast_path(&tables, &mut ports)?;
+    }
     let spec = WorkerSpec {
         name: "o7s-worker0".into(),
         core,
@@ -188,4 +192,84 @@ pub fn start_router_in(
         idle: cfg.idle.into(),
     };
     Ok(Dataplane::start(tables, vec![spec])?)
+}
+
+/// The in-kernel transit fast path of `tables`: what the steering program
+/// of every AF_XDP port can forward by itself. Only single eth-dix next hops
+/// (or an LFA's primary while it is up) between AF_XDP ports; ECMP and
+/// everything else stay on the worker. `None` when the tables do not fit
+/// the program (DT layout other than the default, addresses wider than 32
+/// bits).
+fn fast_path(tables: &Tables, ifindexes: &[Option<u32>]) -> Option<o7s_ebpf::FastPath> {
+    if tables.layout != o7s_wire::dt::DtLayout::DEFAULT {
+        return None;
+    }
+    let address = u32::try_from(tables.address).ok().filter(|&a| a != 0)?;
+    let port_ifindex = |port: u16| ifindexes.get(usize::from(port)).copied().flatten();
+    let mut fast = o7s_ebpf::FastPath {
+        address,
+        tx_ifindexes: ifindexes.iter().flatten().copied().collect(),
+        ..Default::default()
+    };
+    for (&key, &flow) in &tables.demux {
+        let (port, eid) = ((key >> 32) as u16, key as u32);
+        if let (Some(ifindex), Some(f)) = (port_ifindex(port), tables.flows.get(flow as usize)) {
+            fast.demux.push((ifindex, eid, f.cube as u32));
+        }
+    }
+    for (cube, fib) in tables.fib.iter().enumerate() {
+        for (&dst, hop) in fib {
+            let flow = match hop {
+                NextHop::Single(f) => *f,
+                NextHop::Lfa { primary, .. } => *primary,
+                NextHop::Ecmp(_) => continue,
+            };
+            let (Ok(dst), Some(f)) = (u32::try_from(dst), tables.flows.get(flow as usize)) else {
+                continue;
+            };
+            let (true, Encap::EthDix(e), Some(ifindex)) = (f.up, f.encap, port_ifindex(f.port)) else {
+                continue;
+            };
+            if e.ethertype != tables.ethertype {
+                continue;
+            }
+            let nh = o7s_ebpf::NextHop {
+                ifindex,
+                dst_mac: e.dst.0,
+                src_mac: e.src.0,
+                eid: e.eid,
+            };
+            fast.routes.push((cube as u32, dst, nh));
+        }
+    }
+    Some(fast)
+}
+
+/// Programs the fast path of every AF_XDP port from `tables`. Static: it is
+/// written once at start, and table swaps at run time
+/// ([`Dataplane::set_tables`]) do not update it yet.
+fn program_fast_path(tables: &Tables, ports: &mut [Option<Box<dyn Port>>]) -> Result<(), BackendError> {
+    let ifindexes: Vec<Option<u32>> = ports
+        .iter_mut()
+        .map(|p| p.as_mut().and_then(|p| p.xdp_steering_mut()).map(|s| s.ifindex()))
+        .collect();
+    let Some(fast) = fast_path(tables, &ifindexes) else {
+        tracing::warn!("fast_path: the tables do not fit the XDP fast path (DT layout or address size); off");
+        return Ok(());
+    };
+    tracing::info!(
+        demux = fast.demux.len(),
+        routes = fast.routes.len(),
+        "XDP transit fast path on"
+    );
+    for p in ports.iter_mut().flatten() {
+        let name = p.info().name.clone();
+        if let Some(steering) = p.xdp_steering_mut() {
+            steering.set_fast_path(fast.clone()).map_err(|e| BackendError::Port {
+                port: name,
+                why: format!("XDP fast path: {e}"),
+            })?;
+        }
+    }
+    Ok(())
 }

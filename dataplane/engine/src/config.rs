@@ -171,6 +171,11 @@ pub struct RouterConfig {
     pub core: Option<usize>,
     #[serde(default)]
     pub idle: IdleConfig,
+    /// Forward transit packets in the XDP steering program of the AF_XDP
+    /// ports (single eth-dix next hops between AF_XDP ports); the rest
+    /// still goes through the worker.
+    #[serde(default)]
+    pub fast_path: bool,
     pub pool: Option<PoolSection>,
     #[serde(default, rename = "port")]
     pub ports: Vec<PortConfig>,
@@ -464,6 +469,13 @@ mod tests {
         for c in 0..3 {
             assert_eq!(t.fib[c].get(&0x0A00_0003), Some(&NextHop::Single(1)));
         }
+    }
+
+    #[test]
+    fn fast_path_is_off_unless_asked_for() {
+        assert!(!RouterConfig::parse(GOOD).unwrap().fast_path);
+        let on = format!("fast_path = true\n{GOOD}");
+        assert!(RouterConfig::parse(&on).unwrap().fast_path);
     }
 
     #[test]

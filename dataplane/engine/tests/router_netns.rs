@@ -24,6 +24,7 @@ use o7s_dataplane::config::RouterConfig;
 use o7s_dataplane::counters::{DropReason, Snapshot};
 use o7s_dataplane::port::Port;
 use o7s_dataplane::port::packet::{AfPacketPort, PacketConfig};
+use o7s_ebpf::{AttachMode, PassProgram};
 use o7s_mem::{Backing, Buf, Consumer, Pool, PoolCache, PoolConfig, Ring};
 use o7s_netns::{Netns, require_root, veth};
 use o7s_wire::dt::{DtHeader, DtLayout, DtRepr};
@@ -52,6 +53,11 @@ fn mac_octets(s: &str) -> [u8; 6] {
 
 impl Lab {
     fn new() -> Lab {
+        Lab::with_config("")
+    }
+
+    /// The lab with `top` added at the top of the router's configuration.
+    fn with_config(top: &str) -> Lab {
         let src = Netns::new("gen").expect("netns");
         let rtr = Netns::new("rtr").expect("netns");
         let a = Netns::new("sa").expect("netns");
@@ -65,6 +71,7 @@ impl Lab {
             .expect("addr");
         let config = format!(
             r#"
+            {top}
             address = {ME}
             [pool]
             buffers = 16384
@@ -532,4 +539,67 @@ fn udp_and_eth_dix_neighbours_exchange_traffic_through_the_router() {
     let c = dp.counters();
     dp.stop();
     assert_eq!(c.forwarded, 25, "{c}");
+}
+
+#[test]
+fn the_xdp_fast_path_forwards_transit_and_leaves_the_rest_to_the_worker() {
+    if !require_root("the_xdp_fast_path_forwards_transit_and_leaves_the_rest_to_the_worker") {
+        return;
+    }
+    let mut lab = Lab::with_config("fast_path = true");
+    // A veth only takes XDP-redirected frames when its peer runs an XDP
+    // program; xdp_pass hands them on to the AF_PACKET receivers.
+    let pass = |ns: &Netns, ifname: &str| {
+        ns.enter(|| PassProgram::attach(ifname, AttachMode::Auto))
+            .expect("enter")
+            .expect("xdp_pass")
+    };
+    let (_pass_a, _pass_b) = (pass(&lab.a, "a0"), pass(&lab.b, "b0"));
+    let at_a = receiver(&lab.pool, &lab.a, "a0", Duration::from_secs(2));
+    let at_b = receiver(&lab.pool, &lab.b, "b0", Duration::from_secs(2));
+    let mut frames = Vec::new();
+    for i in 0..20u8 {
+        frames.push(lab.frame(100, FAR, 10, 1000, &[b'e', i]));
+        frames.push(lab.frame(101, FAR, 10, 1000, &[b'v', i]));
+    }
+    // Slow path: TTL expiry, own address, ECMP.
+    frames.push(lab.frame(100, FAR, 1, 1000, b"ttl runs out"));
+    frames.push(lab.frame(100, ME, 1, LOCAL_EID, b"for me"));
+    for eid in 64..68u64 {
+        frames.push(lab.frame(100, ECMP_DST, 10, eid, b"x"));
+    }
+    send(&lab.pool, &lab.src, "g0", 0xA000, &frames);
+
+    let a: Vec<Vec<u8>> = at_a.recv_timeout(Duration::from_secs(30)).expect("a");
+    let b: Vec<Vec<u8>> = at_b.recv_timeout(Duration::from_secs(30)).expect("b");
+    let marked = |v: &[Vec<u8>], m: u8| -> Vec<Vec<u8>> { v.iter().filter(|f| f[f.len() - 2] == m).cloned().collect() };
+    let (fa, fb) = (marked(&a, b'e'), marked(&b, b'v'));
+    assert_eq!(fa.len(), 20, "best-effort cube to a: {}", lab.dp().counters());
+    assert_eq!(fb.len(), 20, "video cube to b: {}", lab.dp().counters());
+    for f in fa.iter().chain(&fb) {
+        assert_eq!(dt(f).ttl(), 9, "TTL decremented once");
+        assert_eq!(dt(f).dst(), FAR);
+    }
+    assert!(fa.iter().all(|f| u16::from_be_bytes([f[14], f[15]]) == 300), "a's EID");
+    assert!(fb.iter().all(|f| u16::from_be_bytes([f[14], f[15]]) == 400), "b's EID");
+    assert_eq!(&fa[0][0..6], &mac_octets(&lab.a.mac("a0").expect("mac")), "a's MAC");
+    assert_eq!(&fa[0][6..12], &mac_octets(&lab.rtr.mac("r1").expect("mac")), "from r1");
+    assert_eq!(&fb[0][0..6], &mac_octets(&lab.b.mac("b0").expect("mac")), "b's MAC");
+    assert_eq!(&fb[0][6..12], &mac_octets(&lab.rtr.mac("r2").expect("mac")), "from r2");
+    let ecmp = a.iter().chain(&b).filter(|f| f.ends_with(b"x")).count();
+    assert_eq!(ecmp, 4, "ECMP through the worker");
+
+    let mut local = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while local.is_empty() && Instant::now() < deadline {
+        lab.app_cache.recv(&mut lab.app, &mut local, 8);
+    }
+    assert_eq!(local.len(), 1, "own address: delivered by the worker");
+    lab.app_cache.free_burst(&mut local);
+
+    let c = lab.stop();
+    assert_eq!(c.forwarded, 4, "only ECMP forwarded by the worker: {c}");
+    assert_eq!(c.delivered, 1, "{c}");
+    assert_eq!(c.dropped(DropReason::TtlExpired), 1, "{c}");
+    assert_eq!(c.rx_packets, 6, "the 40 transit frames never reached the worker: {c}");
 }

@@ -86,6 +86,16 @@ impl XdpPort {
         &self.steering
     }
 
+    /// The steering program, to program its fast path.
+    pub fn steering_mut(&mut self) -> &mut Steering {
+        &mut self.steering
+    }
+
+    /// The interface's index.
+    pub fn ifindex(&self) -> u32 {
+        self.steering.ifindex()
+    }
+
     pub fn socket(&self) -> Option<&XskSocket> {
         self.sock.as_ref()
     }
@@ -124,6 +134,10 @@ impl Port for XdpPort {
 
     fn info(&self) -> &PortInfo {
         &self.info
+    }
+
+    fn xdp_steering_mut(&mut self) -> Option<&mut Steering> {
+        Some(&mut self.steering)
     }
 
     fn drain(&mut self, cache: &mut PoolCache) {

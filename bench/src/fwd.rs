@@ -588,7 +588,13 @@ impl Bench<'_> {
                             Lab::xdp_mode(&self.lab.router, "r0").unwrap_or("none")
                         )
                     });
-                let mode = format!("{r0}, {}, worker on core {}", self.napi_words(), self.cores[1].id);
+                // Transit frames take the XDP fast path (config `fast_path = true`);
+                // the AF_XDP socket and the worker carry the rest.
+                let mode = format!(
+                    "XDP fast path in o7s_steer; slow path {r0}, {}, worker on core {}",
+                    self.napi_words(),
+                    self.cores[1].id
+                );
 
                 for &size in &self.args.sizes {
                     rows.push(self.measure(forwarder, &self.o7s_frame(size)?, &mode, &threads)?);

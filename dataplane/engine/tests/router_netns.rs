@@ -167,6 +167,19 @@ impl Lab {
         mac_octets(&self.rtr.mac("r0").expect("mac"))
     }
 
+    /// 20 frames to FAR on the best-effort flow (payload 'e', n) and 20 on
+    /// the video flow ('v', n), interleaved.
+    fn cube_traffic(&self) -> Vec<Vec<u8>> {
+        (0..20u8)
+            .flat_map(|i| {
+                [
+                    self.frame(100, FAR, 10, 1000, &[b'e', i]),
+                    self.frame(101, FAR, 10, 1000, &[b'v', i]),
+                ]
+            })
+            .collect()
+    }
+
     /// An eth-dix frame from gen to the router.
     fn frame(&self, shim_eid: u16, dst: u64, ttl: u8, dt_eid: u64, payload: &[u8]) -> Vec<u8> {
         common::eth_dix(
@@ -271,11 +284,7 @@ fn the_router_forwards_by_cube_drops_with_reasons_and_delivers_locally() {
     let mut lab = Lab::new();
     let at_a = receiver(&lab.pool, &lab.a, "a0", Duration::from_secs(2));
     let at_b = receiver(&lab.pool, &lab.b, "b0", Duration::from_secs(2));
-    let mut frames = Vec::new();
-    for i in 0..20u8 {
-        frames.push(lab.frame(100, FAR, 10, 1000, &[b'e', i]));
-        frames.push(lab.frame(101, FAR, 10, 1000, &[b'v', i]));
-    }
+    let mut frames = lab.cube_traffic();
     frames.push(lab.frame(100, FAR, 1, 1000, b"ttl runs out"));
     frames.push(lab.frame(100, NOWHERE, 10, 1000, b"no route"));
     frames.push(lab.frame(100, ME, 1, LOCAL_EID, b"for me"));
@@ -557,11 +566,7 @@ fn the_xdp_fast_path_forwards_transit_and_leaves_the_rest_to_the_worker() {
     let (_pass_a, _pass_b) = (pass(&lab.a, "a0"), pass(&lab.b, "b0"));
     let at_a = receiver(&lab.pool, &lab.a, "a0", Duration::from_secs(2));
     let at_b = receiver(&lab.pool, &lab.b, "b0", Duration::from_secs(2));
-    let mut frames = Vec::new();
-    for i in 0..20u8 {
-        frames.push(lab.frame(100, FAR, 10, 1000, &[b'e', i]));
-        frames.push(lab.frame(101, FAR, 10, 1000, &[b'v', i]));
-    }
+    let mut frames = lab.cube_traffic();
     // Slow path: TTL expiry, own address, ECMP.
     frames.push(lab.frame(100, FAR, 1, 1000, b"ttl runs out"));
     frames.push(lab.frame(100, ME, 1, LOCAL_EID, b"for me"));

@@ -37,6 +37,22 @@ fn frame(shim_eid: u16, dst: u64, ttl: u8, dt_eid: u64, payload: &[u8]) -> Vec<u
     )
 }
 
+/// A best-effort eth-dix flow to neighbour `n` out of `port`.
+fn flow(name: &str, port: u16, n: u8) -> N1Flow {
+    N1Flow {
+        name: name.into(),
+        port,
+        encap: Encap::EthDix(EthDixEncap {
+            dst: mac(n),
+            src: mac(100 + n),
+            ethertype: 0xA000,
+            eid: 500 + u16::from(n),
+        }),
+        cube: QosCube::BestEffort,
+        up: true,
+    }
+}
+
 struct Rig {
     pool: Pool,
     cache: PoolCache,
@@ -78,18 +94,6 @@ impl Rig {
         let mut t = Tables {
             address: ME,
             ..Tables::default()
-        };
-        let flow = |name: &str, port, n| N1Flow {
-            name: name.into(),
-            port,
-            encap: Encap::EthDix(EthDixEncap {
-                dst: mac(n),
-                src: mac(100 + n),
-                ethertype: 0xA000,
-                eid: 500 + u16::from(n),
-            }),
-            cube: QosCube::BestEffort,
-            up: true,
         };
         t.add_flow(flow("in", 0, 0), 7);
         let a = t.add_flow(flow("a", 1, 1), 11);
@@ -301,18 +305,6 @@ fn ports_endpoints_and_tables_can_be_changed_while_the_worker_runs() {
     let mut t = Tables {
         address: ME,
         ..Tables::default()
-    };
-    let flow = |name: &str, port, n: u8| N1Flow {
-        name: name.into(),
-        port,
-        encap: Encap::EthDix(EthDixEncap {
-            dst: mac(n),
-            src: mac(100 + n),
-            ethertype: 0xA000,
-            eid: 500 + u16::from(n),
-        }),
-        cube: QosCube::BestEffort,
-        up: true,
     };
     t.add_flow(flow("in", 0, 0), 7);
     let spec = WorkerSpec {

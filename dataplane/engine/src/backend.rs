@@ -47,12 +47,23 @@ pub enum BackendError {
 /// The default UDP shim port the steering program also passes to AF_XDP.
 const UDP_SHIM_PORT: u16 = 3435;
 
-fn open_port(
-    p: &PortConfig,
-    cfg: &RouterConfig,
-    umem: &mut Option<Umem>,
-    pool: &Pool,
-) -> Result<Box<dyn Port>, BackendError> {
+/// A port just opened: AF_XDP ports stay concrete until their steering
+/// program has been given the fast path.
+enum Opened {
+    Xdp(Box<XdpPort>),
+    Other(Box<dyn Port>),
+}
+
+impl Opened {
+    fn boxed(self) -> Box<dyn Port> {
+        match self {
+            Opened::Xdp(p) => p,
+            Opened::Other(p) => p,
+        }
+    }
+}
+
+fn open_port(p: &PortConfig, cfg: &RouterConfig, umem: &mut Option<Umem>, pool: &Pool) -> Result<Opened, BackendError> {
     let mtu = match p.backend {
         Backend::Udp => o7s_wire::udp::MAX_DATAGRAM_UDP4,
         _ => interface_mtu(&p.name).ok_or_else(|| BackendError::Port {
@@ -60,7 +71,7 @@ fn open_port(
             why: "no such interface".into(),
         })?,
     };
-    let xdp = |umem: &mut Option<Umem>| -> Result<Box<dyn Port>, BackendError> {
+    let xdp = |umem: &mut Option<Umem>| -> Result<Opened, BackendError> {
         let umem = match umem {
             Some(u) => u.clone(),
             None => umem
@@ -82,9 +93,9 @@ fn open_port(
             port: p.name.clone(),
             source,
         })?;
-        Ok(Box::new(port))
+        Ok(Opened::Xdp(Box::new(port)))
     };
-    let packet = || -> Result<Box<dyn Port>, BackendError> {
+    let packet = || -> Result<Opened, BackendError> {
         let pc = PacketConfig {
             interface: p.name.clone(),
             ethertype: cfg.ethertype,
@@ -94,7 +105,7 @@ fn open_port(
             port: p.name.clone(),
             source,
         })?;
-        Ok(Box::new(port))
+        Ok(Opened::Other(Box::new(port)))
     };
     match p.backend {
         Backend::Udp => {
@@ -114,7 +125,7 @@ fn open_port(
                 port: p.name.clone(),
                 why: e.to_string(),
             })?;
-            Ok(Box::new(port))
+            Ok(Opened::Other(Box::new(port)))
         }
         Backend::AfXdp => xdp(umem),
         Backend::AfPacket => packet(),
@@ -162,9 +173,9 @@ pub fn start_router_in(
     let pool = pool.clone();
     let cache = pool.cache()?;
     let mut umem = None;
-    let mut ports: Vec<Option<Box<dyn Port>>> = Vec::new();
+    let mut opened = Vec::with_capacity(cfg.ports.len());
     for p in &cfg.ports {
-        ports.push(Some(open_port(p, cfg, &mut umem, &pool)?));
+        opened.push(open_port(p, cfg, &mut umem, &pool)?);
     }
     let index = |name: &str| cfg.ports.iter().position(|p| p.name == name).map(|i| i as u16);
     let mut tables = cfg.tables(index, interface_mac)?;
@@ -180,8 +191,9 @@ pub fn start_router_in(
         "router tables built"
     );
     if cfg.fast_path {
-        program_fast_path(&tables, &mut ports)?;
+        program_fast_path(&tables, &mut opened)?;
     }
+    let ports: Vec<Option<Box<dyn Port>>> = opened.into_iter().map(|p| Some(p.boxed())).collect();
     let spec = WorkerSpec {
         name: "o7s-worker0".into(),
         core,
@@ -248,10 +260,13 @@ fn fast_path(tables: &Tables, ifindexes: &[Option<u32>]) -> Option<o7s_ebpf::Fas
 /// Programs the fast path of every AF_XDP port from `tables`. Static: it is
 /// written once at start, and table swaps at run time
 /// ([`Dataplane::set_tables`]) do not update it yet.
-fn program_fast_path(tables: &Tables, ports: &mut [Option<Box<dyn Port>>]) -> Result<(), BackendError> {
+fn program_fast_path(tables: &Tables, ports: &mut [Opened]) -> Result<(), BackendError> {
     let ifindexes: Vec<Option<u32>> = ports
-        .iter_mut()
-        .map(|p| p.as_mut().and_then(|p| p.xdp_steering_mut()).map(|s| s.ifindex()))
+        .iter()
+        .map(|p| match p {
+            Opened::Xdp(x) => Some(x.ifindex()),
+            Opened::Other(_) => None,
+        })
         .collect();
     let Some(fast) = fast_path(tables, &ifindexes) else {
         tracing::warn!("fast_path: the tables do not fit the XDP fast path (DT layout or address size); off");
@@ -262,13 +277,15 @@ fn program_fast_path(tables: &Tables, ports: &mut [Option<Box<dyn Port>>]) -> Re
         routes = fast.routes.len(),
         "XDP transit fast path on"
     );
-    for p in ports.iter_mut().flatten() {
-        let name = p.info().name.clone();
-        if let Some(steering) = p.xdp_steering_mut() {
-            steering.set_fast_path(fast.clone()).map_err(|e| BackendError::Port {
-                port: name,
-                why: format!("XDP fast path: {e}"),
-            })?;
+    for p in ports.iter_mut() {
+        if let Opened::Xdp(x) = p {
+            let name = x.info().name.clone();
+            x.steering_mut()
+                .set_fast_path(fast.clone())
+                .map_err(|e| BackendError::Port {
+                    port: name,
+                    why: format!("XDP fast path: {e}"),
+                })?;
         }
     }
     Ok(())

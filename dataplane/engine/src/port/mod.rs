@@ -108,11 +108,5 @@ pub trait Port: Send {
 
     /// Returns every buffer the port holds to `cache` (before the port is
     /// dropped, so none is left accounted to the worker's slot).
-    /// The XDP steering program of an AF_XDP port (for the in-kernel
-    /// transit fast path); `None` for other backends.
-    fn xdp_steering_mut(&mut self) -> Option<&mut o7s_ebpf::Steering> {
-        None
-    }
-
     fn drain(&mut self, cache: &mut PoolCache);
 }

@@ -136,10 +136,6 @@ impl Port for XdpPort {
         &self.info
     }
 
-    fn xdp_steering_mut(&mut self) -> Option<&mut Steering> {
-        Some(&mut self.steering)
-    }
-
     fn drain(&mut self, cache: &mut PoolCache) {
         // Stop steering first, so the kernel passes frames instead of
         // redirecting them to a socket that is going away.

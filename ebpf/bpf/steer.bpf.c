@@ -170,12 +170,22 @@ static __always_inline int fast_forward(struct xdp_md *ctx, __u32 self)
 	const struct o7s_nexthop *nh;
 	const __u32 *cube;
 	long action;
-	__u16 eid;
+	__u16 eid, sdu_len;
+	long frame_len;
 
 	if ((void *)(p + O7S_SHIM_END + O7S_DT_LEN) > data_end)
 		return -1;
 	eid = ((__u16)p[14] << 8) | p[15];
 	if (eid == 0)
+		return -1;
+	/*
+	 * A length field that is shorter than a DT header or runs past the
+	 * frame goes to the worker, which drops and counts it; padding after
+	 * the SDU (runts padded to 60 octets) is cut before forwarding.
+	 */
+	sdu_len = ((__u16)p[16] << 8) | p[17];
+	frame_len = data_end - data;
+	if (sdu_len < O7S_DT_LEN || O7S_SHIM_END + sdu_len > frame_len)
 		return -1;
 	dk.ifindex = ctx->ingress_ifindex;
 	dk.eid = eid;
@@ -198,6 +208,9 @@ static __always_inline int fast_forward(struct xdp_md *ctx, __u32 self)
 	__builtin_memcpy(p + 6, nh->src_mac, 6);
 	p[14] = nh->eid >> 8;
 	p[15] = nh->eid & 0xff;
+	if (frame_len > O7S_SHIM_END + sdu_len &&
+	    bpf_xdp_adjust_tail(ctx, -(int)(frame_len - O7S_SHIM_END - sdu_len)))
+		return -1;
 	action = bpf_redirect_map(&o7s_tx, nh->ifindex, 0);
 	if (action == XDP_REDIRECT)
 		count(O7S_STAT_FAST_FORWARDED);

@@ -568,6 +568,11 @@ fn the_xdp_fast_path_forwards_transit_and_leaves_the_rest_to_the_worker() {
     let at_b = receiver(&lab.pool, &lab.b, "b0", Duration::from_secs(2));
     let mut frames = lab.cube_traffic();
     // Slow path: TTL expiry, own address, ECMP.
+    // Inconsistent shim length (longer than the frame): the worker's to
+    // drop and count, not the fast path's to forward.
+    let mut bad = lab.frame(100, FAR, 10, 1000, b"bad length");
+    bad[16..18].copy_from_slice(&500u16.to_be_bytes());
+    frames.push(bad);
     frames.push(lab.frame(100, FAR, 1, 1000, b"ttl runs out"));
     frames.push(lab.frame(100, ME, 1, LOCAL_EID, b"for me"));
     for eid in 64..68u64 {
@@ -606,5 +611,6 @@ fn the_xdp_fast_path_forwards_transit_and_leaves_the_rest_to_the_worker() {
     assert_eq!(c.forwarded, 4, "only ECMP forwarded by the worker: {c}");
     assert_eq!(c.delivered, 1, "{c}");
     assert_eq!(c.dropped(DropReason::TtlExpired), 1, "{c}");
-    assert_eq!(c.rx_packets, 6, "the 40 transit frames never reached the worker: {c}");
+    assert_eq!(c.dropped(DropReason::BadShimLength), 1, "{c}");
+    assert_eq!(c.rx_packets, 7, "the 40 transit frames never reached the worker: {c}");
 }

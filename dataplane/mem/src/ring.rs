@@ -343,19 +343,89 @@ impl Consumer {
                 },
                 None => None,
             };
-            self.shared.waiting().store(1, Ordering::Relaxed);
+            self.shared.waiting().fetch_add(1, Ordering::Relaxed);
             fence(Ordering::SeqCst);
             let tail = self.shared.tail().load(Ordering::Relaxed);
             if tail == self.head && !self.shared.closed() {
                 sys::futex_wait(self.shared.tail(), tail, left);
             }
-            self.shared.waiting().store(0, Ordering::Relaxed);
+            self.shared.waiting().fetch_sub(1, Ordering::Relaxed);
         }
     }
 
     pub fn close(&self) {
         close(&self.shared);
     }
+
+    /// A handle another thread can sleep on until this ring has entries
+    /// (see [`wait_any`]).
+    pub fn doorbell(&self) -> Doorbell {
+        Doorbell {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// Lets a thread that is not the consumer (an event loop watching many
+/// flows) see whether a ring has entries and sleep until it does. It reads
+/// the consumer's published head, so entries count as pending until the
+/// consumer pops them.
+#[derive(Debug, Clone)]
+pub struct Doorbell {
+    shared: Arc<Shared>,
+}
+
+impl Doorbell {
+    /// Entries wait in the ring.
+    pub fn pending(&self) -> bool {
+        let tail = self.shared.tail().load(Ordering::Acquire);
+        let head = self.shared.head().load(Ordering::Acquire);
+        tail != head
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed()
+    }
+}
+
+/// Most futexes one [`wait_any`] sleeps on (the kernel's limit).
+pub const MAX_WAIT: usize = 128;
+
+/// Sleeps until one of `bells` has entries or is closed, one of the
+/// `extra` words differs from the value given with it, or `timeout`
+/// passes; returns at once if that already holds. Spurious returns are
+/// possible: callers re-check what they wait for. At most [`MAX_WAIT`]
+/// futexes in all; more are refused with `InvalidInput`.
+pub fn wait_any(bells: &[&Doorbell], extra: &[(&AtomicU32, u32)], timeout: Option<Duration>) -> io::Result<()> {
+    if bells.len() + extra.len() > MAX_WAIT {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    for b in bells {
+        b.shared.waiting().fetch_add(1, Ordering::Relaxed);
+    }
+    // Dekker with the producers, as in `Consumer::wait`: our flags, then
+    // their tails.
+    fence(Ordering::SeqCst);
+    let mut words: Vec<(&AtomicU32, u32)> = Vec::with_capacity(bells.len() + extra.len());
+    let mut ready = false;
+    for b in bells {
+        let tail = b.shared.tail().load(Ordering::Relaxed);
+        ready |= tail != b.shared.head().load(Ordering::Relaxed) || b.shared.closed();
+        words.push((b.shared.tail(), tail));
+    }
+    for &(word, expected) in extra {
+        ready |= word.load(Ordering::Relaxed) != expected;
+        words.push((word, expected));
+    }
+    let result = if ready || words.is_empty() && timeout.is_none() {
+        Ok(())
+    } else {
+        sys::futex_waitv(&words, timeout)
+    };
+    for b in bells {
+        b.shared.waiting().fetch_sub(1, Ordering::Relaxed);
+    }
+    result
 }
 
 impl Drop for Consumer {
@@ -411,6 +481,53 @@ mod tests {
         assert!(!p.push(Desc(9)));
         assert_eq!(c.pop(), Some(Desc(1)));
         assert!(p.push(Desc(9)));
+    }
+
+    #[test]
+    fn wait_any_wakes_on_the_ring_that_gets_an_entry() {
+        let (a, b) = (Ring::create("wait-a", 8).unwrap(), Ring::create("wait-b", 8).unwrap());
+        let (ca, cb) = (a.consumer(1).unwrap(), b.consumer(1).unwrap());
+        let (da, db) = (ca.doorbell(), cb.doorbell());
+        let mut pb = b.producer().unwrap();
+        let bell = AtomicU32::new(0);
+        // Nothing pending: the timeout ends the wait.
+        let t = Instant::now();
+        wait_any(&[&da, &db], &[(&bell, 0)], Some(Duration::from_millis(30))).unwrap();
+        assert!(t.elapsed() >= Duration::from_millis(25));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                pb.push(Desc(7));
+            });
+            wait_any(&[&da, &db], &[(&bell, 0)], Some(Duration::from_secs(10))).unwrap();
+        });
+        assert!(db.pending() && !da.pending());
+        assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn wait_any_wakes_on_a_word_and_on_close() {
+        let a = Ring::create("wait-c", 8).unwrap();
+        let ca = a.consumer(1).unwrap();
+        let da = ca.doorbell();
+        let bell = AtomicU32::new(0);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                bell.store(1, Ordering::Release);
+                sys::futex_wake(&bell);
+            });
+            wait_any(&[&da], &[(&bell, 0)], None).unwrap();
+        });
+        assert_eq!(bell.load(Ordering::Acquire), 1);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                a.close();
+            });
+            wait_any(&[&da], &[(&bell, 1)], None).unwrap();
+        });
+        assert!(da.is_closed() && !da.pending());
     }
 
     #[test]

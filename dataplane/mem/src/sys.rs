@@ -6,7 +6,7 @@
 //! |---|---|
 //! | [`memfd_create`] + [`ftruncate`] | the pool and ring regions, passable to other processes |
 //! | [`Mapping::map`] / `munmap` on drop | mapping a region (shared, optionally populated) |
-//! | [`futex_wait`] / [`futex_wake`] | a ring reader that chooses to sleep |
+//! | [`futex_wait`] / [`futex_waitv`] / [`futex_wake`] | a ring reader that chooses to sleep, alone or on many rings |
 //! | [`send_fds`] / [`recv_fds`] | handing region fds to another process (SCM_RIGHTS) |
 //! | [`process_alive`] | telling whether the process behind a pool slot still runs |
 #![allow(unsafe_code)]
@@ -140,6 +140,70 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
     // SAFETY: `word` is a live, aligned u32; `ts_ptr` is null or points to a
     // timespec on this stack frame. EAGAIN/EINTR/ETIMEDOUT are all fine.
     unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, ts_ptr) };
+}
+
+/// The kernel's `struct futex_waitv`.
+#[repr(C)]
+struct FutexWaitv {
+    val: u64,
+    uaddr: u64,
+    flags: u32,
+    reserved: u32,
+}
+
+/// `FUTEX2_SIZE_U32`.
+const FUTEX2_SIZE_U32: u32 = 0x02;
+
+/// Sleeps until one of `words` differs from its expected value or is
+/// woken, at most `timeout` (futex_waitv, Linux 5.16+). Shared futexes, as
+/// [`futex_wait`]. Timing out, a changed value and EINTR are all `Ok`.
+pub fn futex_waitv(words: &[(&AtomicU32, u32)], timeout: Option<Duration>) -> io::Result<()> {
+    let waiters: Vec<FutexWaitv> = words
+        .iter()
+        .map(|(w, expected)| FutexWaitv {
+            val: u64::from(*expected),
+            uaddr: w.as_ptr() as u64,
+            flags: FUTEX2_SIZE_U32,
+            reserved: 0,
+        })
+        .collect();
+    // futex_waitv takes an absolute deadline on the given clock.
+    let deadline = timeout.map(|t| {
+        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `now` is a valid out-pointer for the call.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        let nanos = now.tv_nsec as u64 + u64::from(t.subsec_nanos());
+        libc::timespec {
+            tv_sec: now
+                .tv_sec
+                .saturating_add(libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX))
+                .saturating_add((nanos / 1_000_000_000) as libc::time_t),
+            tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
+        }
+    });
+    let ts_ptr = deadline
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `waiters` is a live array of `words.len()` kernel-layout
+    // entries naming live, aligned u32s; `ts_ptr` is null or points to a
+    // timespec on this stack frame.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_futex_waitv,
+            waiters.as_ptr(),
+            waiters.len() as libc::c_uint,
+            0,
+            ts_ptr,
+            libc::CLOCK_MONOTONIC,
+        )
+    };
+    if ret < 0 {
+        let e = io::Error::last_os_error();
+        if !matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EINTR | libc::ETIMEDOUT)) {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Wakes every sleeper on `word`.

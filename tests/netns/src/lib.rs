@@ -15,11 +15,13 @@
 //! | [`in_private_netns`], [`LocalVeth`] | a nameless namespace that only one thread sees |
 //! | [`PacketSocket`] | raw frames of one Ethertype into and out of an interface |
 //! | [`require_root`], [`require_capabilities`] | skip with a message without privileges, fail under [`REQUIRE_ENV`] |
+//! | [`workspace_bin`], [`KillOnDrop`] | another package's binary for an end-to-end test; children that die with the test |
 //!
 //! Traffic stays between the namespaces a test made. Everything here needs
 //! root (CAP_SYS_ADMIN, CAP_NET_ADMIN); CI runs as root.
 #![allow(unsafe_code)]
 
+mod bins;
 mod packet;
 mod private;
 mod privilege;
@@ -31,6 +33,7 @@ use std::process::{Command, Output};
 use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub use bins::{KillOnDrop, signal, workspace_bin};
 pub use packet::{PacketSocket, ifindex};
 pub use private::{LocalVeth, in_private_netns};
 pub use privilege::{Capability, REQUIRE_ENV, require_capabilities, require_root, skip, skip_or_fail};

@@ -1,0 +1,95 @@
+//! irmd's socket protocol (`proto/irmd.proto`): the generated messages,
+//! QoS conversion, and sending or receiving one message with its fds.
+
+use std::io::{self, Write};
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+use o7s_wire::qos::QosSpec;
+
+#[allow(missing_docs, clippy::all)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/o7s.irmd.rs"));
+}
+
+pub use generated::*;
+
+/// Largest message either side accepts. Requests are a few hundred octets;
+/// replies carry `irm` tables.
+pub const MAX_MSG: usize = 256 * 1024;
+
+impl From<QosSpec> for Qos {
+    fn from(q: QosSpec) -> Qos {
+        Qos {
+            delay: q.delay,
+            bandwidth: q.bandwidth,
+            availability: u32::from(q.availability),
+            loss: q.loss,
+            ber: q.ber,
+            in_order: u32::from(q.in_order),
+            max_gap: q.max_gap,
+            timeout: q.timeout,
+        }
+    }
+}
+
+impl Qos {
+    /// The spec, or `None` when a field is out of its range.
+    pub fn to_spec(&self) -> Option<QosSpec> {
+        Some(QosSpec {
+            delay: self.delay,
+            bandwidth: self.bandwidth,
+            availability: u8::try_from(self.availability).ok()?,
+            loss: self.loss,
+            ber: self.ber,
+            in_order: u8::try_from(self.in_order).ok()?,
+            max_gap: self.max_gap,
+            timeout: self.timeout,
+        })
+    }
+}
+
+/// Sends one message, with `fds` attached.
+pub fn send(sock: &UnixStream, msg: &impl prost::Message, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    let bytes = msg.encode_to_vec();
+    if bytes.len() > MAX_MSG {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "message longer than MAX_MSG",
+        ));
+    }
+    if fds.is_empty() {
+        // A seqpacket write is one message, never partial.
+        let mut sock = sock;
+        let n = sock.write(&bytes)?;
+        if n != bytes.len() {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "message cut short"));
+        }
+        Ok(())
+    } else {
+        o7s_mem::sys::send_fds(sock, &bytes, fds)
+    }
+}
+
+/// What [`recv`] got.
+#[derive(Debug)]
+pub enum Received<M> {
+    /// A message and the fds that came with it.
+    Message(M, Vec<OwnedFd>),
+    /// Bytes that do not decode as the message (the fds are closed).
+    Malformed(prost::DecodeError),
+    /// The peer closed the connection.
+    Closed,
+}
+
+/// Receives one message into `buf` (at least [`MAX_MSG`] long).
+pub fn recv<M: prost::Message + Default>(sock: &UnixStream, buf: &mut [u8]) -> io::Result<Received<M>> {
+    let (n, fds) = o7s_mem::sys::recv_fds(sock, buf)?;
+    if n == 0 && fds.is_empty() {
+        return Ok(Received::Closed);
+    }
+    match M::decode(&buf[..n]) {
+        Ok(m) => Ok(Received::Message(m, fds)),
+        Err(e) => Ok(Received::Malformed(e)),
+    }
+}

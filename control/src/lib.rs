@@ -14,13 +14,15 @@
 //! | [`irm_cli`] | the `irm` command language and its help texts | §17.1–17.2 |
 //! | [`irmd_config`] | the irmd configuration file, with the C parser's quirks decided | §17.4, §20.2 |
 //! | [`irm`] | irmd's core: registry and flow-allocation broker, sans-IO | §1, §5, §16, §17, §19.5 |
+//! | [`irmd`] | the daemon: socket, processes, IPCP tasks (local so far), flow rings | §16, §17.3 |
 //!
-//! irmd's I/O layer, the `irm` binary and the IPCP control logic come next
-//! (issue 4).
+//! Binaries: `irmd` (the daemon) and `irm` (the CLI, which checks a command
+//! line with [`irm_cli`] and has irmd run it).
 #![forbid(unsafe_code)]
 
 pub mod ipcp_config;
 pub mod irm;
 pub mod irm_cli;
+pub mod irmd;
 pub mod irmd_config;
 pub mod name_info;

@@ -86,6 +86,15 @@ pub fn peer_pid(sock: &UnixStream) -> io::Result<u32> {
     u32::try_from(cred.pid).map_err(|_| io::Error::other("peer has no pid"))
 }
 
+/// Asks process `pid` to terminate (SIGTERM); false when it is gone.
+pub fn terminate(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill(2) has no memory effects.
+    unsafe { libc::kill(pid, libc::SIGTERM) == 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};

@@ -14,6 +14,18 @@
 //! Time is passed in as a [`Duration`](core::time::Duration) since an epoch
 //! the caller chooses (a monotonic clock for the client, as the C tool's
 //! `CLOCK_MONOTONIC`); nothing here reads a clock or touches a flow.
+//!
+//! The package's two binaries are those loops, over `o7s-app` flows:
+//!
+//! | binary | what it runs | threads |
+//! |---|---|---|
+//! | `oping` (`src/bin/oping.rs`) | [`Client`]: `-i` pacing, or `-f`/`-F` flood | a writer and a reader sharing the client behind a mutex; flood in one thread, send then read |
+//! | `oping --listen` | [`Server`] on every accepted flow | an accept loop and one thread per flow (blocking reads with the idle deadline as timeout; `--poll` spins on non-blocking reads); `--busy` serves one flow in the main thread |
+//! | `oecho` / `oecho --listen` | [`echo`] | one |
+//!
+//! Both find irmd through `O7S_RUNDIR`, print what these modules format
+//! on stdout and errors as `oping: …` / `oecho: …` on stderr, and exit 1
+//! when no flow could be had.
 #![forbid(unsafe_code)]
 
 pub mod args;

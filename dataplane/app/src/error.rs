@@ -57,7 +57,8 @@ pub enum Error {
     /// The flow is still being allocated (asynchronous `flow_alloc`).
     #[error("flow {0} is not allocated yet")]
     Pending(u32),
-    /// The flow is down: the peer or the layer released it (C: -EFLOWDOWN).
+    /// The flow (its [`Flow::fd`](crate::Flow::fd)) is down: the peer or
+    /// the layer released it (C: -EFLOWDOWN).
     #[error("flow {0} is down")]
     FlowDown(u32),
     /// An SDU larger than the buffer with partial reads off, or a write

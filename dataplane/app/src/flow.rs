@@ -227,14 +227,13 @@ impl FlowShared {
     }
 
     fn not_up(&self) -> Error {
-        let id = self.id.load(Ordering::Acquire);
         match self.state.load(Ordering::Acquire) {
             state::PENDING => Error::Pending(self.fd),
             state::FAILED => match lock(&self.failure).clone() {
                 Some((code, message)) => Error::from_reply(crate::msg::Error { code, message }, &self.name),
-                None => Error::FlowDown(id),
+                None => Error::FlowDown(self.fd),
             },
-            _ => Error::FlowDown(id),
+            _ => Error::FlowDown(self.fd),
         }
     }
 
@@ -290,7 +289,7 @@ impl FlowShared {
                 }
             }
             if self.down.load(Ordering::Acquire) || rx.cons.is_closed() {
-                return Err(Error::FlowDown(self.id.load(Ordering::Acquire)));
+                return Err(Error::FlowDown(self.fd));
             }
             if flags.contains(FlowFlags::RNOBLOCK) {
                 return Err(Error::WouldBlock);
@@ -342,7 +341,7 @@ impl FlowShared {
         loop {
             if tx.prod.is_closed() || self.down.load(Ordering::Acquire) {
                 tx.cache.free_burst(&mut tx.out);
-                return Err(Error::FlowDown(self.id.load(Ordering::Acquire)));
+                return Err(Error::FlowDown(self.fd));
             }
             // Nothing goes while the peer has not attached its end yet
             // (just after allocation) or its ring is full.

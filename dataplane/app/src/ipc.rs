@@ -181,9 +181,11 @@ impl Ipc {
     /// `flow_accept`); `None` waits for ever. The requester's QoS is the
     /// flow's [`qos`](Flow::qos).
     ///
+    /// A process bound to no name waits until it is bound and a flow
+    /// arrives, as in C.
+    ///
     /// # Errors
-    /// [`Error::TimedOut`], or irmd's refusal (this process is bound to no
-    /// name).
+    /// [`Error::TimedOut`], or irmd's refusal.
     pub fn flow_accept(&self, timeout: Option<Duration>) -> Result<Flow> {
         let (reply, fds) = self.inner.call(request::Body::FlowAccept(msg::FlowAccept {
             timeout_ms: timeout.map(millis),
@@ -244,6 +246,16 @@ impl Ipc {
                 .collect();
             o7s_mem::wait_any(&bells, &[(&self.inner.bell, bell)], left)?;
         }
+    }
+}
+
+impl Ipc {
+    /// Wakes every thread of this process sleeping in
+    /// [`fevent`](Self::fevent), which then re-reads its set: for a thread
+    /// that added a flow to a set another thread waits on, or wants it to
+    /// look at something else.
+    pub fn wake(&self) {
+        self.inner.ring_bell();
     }
 }
 

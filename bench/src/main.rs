@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `mem` | packets streamed from one process to another through the shared pool and a ring |
 //! | `fwd` | packets forwarded per second and one-way latency through a router in a namespace: ours, Linux, XDP_REDIRECT |
+//! | `rtt` | oping's round-trip time over the local layer beside a UDP ping-pong over loopback |
 //!
 //! Micro-benchmarks of single operations are criterion benches
 //! (`cargo bench -p o7s-bench`).
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 mod fwd;
 mod mem;
+mod rtt;
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +45,14 @@ enum What {
     /// topology; packets/s at each frame size, one-way latency, CPU per
     /// core. Needs root; exits with 2 when something it needs is missing.
     Fwd(fwd::Args),
+    /// Round-trip time between two processes: oping over the local layer
+    /// (irmd, the application library, shared rings), then a UDP ping-pong
+    /// over loopback, ping-pong and flood, in one run. Builds irmd, irm
+    /// and oping if needed.
+    Rtt(rtt::Args),
+    /// The echo side of `rtt`'s UDP measurement (started by `rtt` itself).
+    #[command(hide = true)]
+    UdpEcho(rtt::EchoArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +65,8 @@ fn main() -> ExitCode {
         What::Mem(args) => mem::run(&args),
         What::MemSink(args) => mem::sink(&args),
         What::Fwd(args) => fwd::run(&args),
+        What::Rtt(args) => rtt::run(&args),
+        What::UdpEcho(args) => rtt::echo(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,19 +12,24 @@ use std::process::{Child, Command};
 use std::sync::Mutex;
 
 /// The path of binary `bin` of workspace package `package`, built (or
-/// brought up to date) now with the profile this test was built with.
+/// brought up to date) now with the profile the calling test or binary
+/// was built with.
 pub fn workspace_bin(package: &str, bin: &str) -> io::Result<PathBuf> {
     // One build at a time from this process: cargo would serialise them on
     // its lock anyway, with noise on stderr.
     static BUILD: Mutex<()> = Mutex::new(());
     let _guard = BUILD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    // target/<profile>/deps/<test> → target/<profile>
+    // target/<profile>/deps/<test> or target/<profile>/<binary> → target/<profile>
     let exe = std::env::current_exe()?;
-    let profile_dir = exe
+    let parent = exe
         .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or_else(|| io::Error::other("test executable is not under target/<profile>/deps"))?
-        .to_owned();
+        .ok_or_else(|| io::Error::other("executable has no directory"))?;
+    let profile_dir = if parent.file_name().is_some_and(|n| n == "deps") {
+        parent.parent().ok_or_else(|| io::Error::other("no profile directory"))?
+    } else {
+        parent
+    }
+    .to_owned();
     let profile = profile_dir
         .file_name()
         .and_then(|n| n.to_str())

@@ -184,3 +184,38 @@ fn killing_the_server_mid_flow_ends_the_client_and_frees_everything() {
         irmd.log_text()
     );
 }
+
+#[test]
+fn a_request_whose_requester_died_before_the_accept_is_down_at_once() {
+    let oping = oping();
+    let irmd = Irmd::start("tutorial-dead-requester");
+    irmd.irm_ok(&["ipcp", "bootstrap", "type", "local", "name", "lo", "layer", "lo"]);
+    let ipc = o7s_app::Ipc::connect_to(&irmd.dir).expect("connect");
+    irmd.irm_ok(&["bind", "process", &ipc.pid().to_string(), "name", "late"]);
+    irmd.irm_ok(&["name", "register", "late", "layer", "lo"]);
+    // The request waits for this process to accept (up to 1 s).
+    let mut client = KillOnDrop::spawn(
+        irmd.command(&oping)
+            .args(["-n", "late", "-c", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .expect("client");
+    let mut admin = irmd.admin();
+    let pending = eventually(Duration::from_secs(5), || {
+        (admin.status().ok()?.flows.len() == 2).then_some(())
+    });
+    assert!(pending.is_some(), "no pending request:\n{}", irmd.log_text());
+    client.0.kill().unwrap();
+    client.0.wait().unwrap();
+    let flow = ipc
+        .flow_accept(Some(Duration::from_secs(5)))
+        .expect("the request is still there");
+    flow.set_rcv_timeout(Some(Duration::from_secs(5)));
+    let mut buf = [0u8; 64];
+    assert!(
+        matches!(flow.read(&mut buf), Err(o7s_app::Error::FlowDown(_))),
+        "{}",
+        irmd.log_text()
+    );
+}

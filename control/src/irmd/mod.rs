@@ -635,14 +635,20 @@ impl Daemon {
             IrmEvent::RespondOnIpcp { flow, ipcp, accepted } => {
                 if let Some(Task::Local(lo)) = self.tasks.get_mut(&ipcp) {
                     let Some(requester) = lo.peer(flow) else { return };
-                    let result = if accepted {
-                        Ok(())
-                    } else {
+                    if !accepted {
                         lo.release(flow);
                         self.ends.remove(&flow);
-                        Err(-errno::ECONNREFUSED)
-                    };
-                    let _ = self.irm.alloc_reply(requester, &ipcp, result);
+                        let _ = self.irm.alloc_reply(requester, &ipcp, Err(-errno::ECONNREFUSED));
+                    } else if self.irm.alloc_reply(requester, &ipcp, Ok(())).is_err() {
+                        // The requester gave up (its process died) while the
+                        // request waited: the accepted end has no peer.
+                        lo.release(flow);
+                        if let Some((rx, tx)) = self.ends.get(&flow) {
+                            rx.close();
+                            tx.close();
+                        }
+                        let _ = self.irm.ipcp_flow_dealloc(&ipcp, flow);
+                    }
                 }
             }
             IrmEvent::AcceptTimedOut { pid } => {

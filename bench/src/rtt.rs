@@ -84,7 +84,12 @@ fn binary(package: &str, bin: &str) -> Result<PathBuf> {
 fn irm(irm: &Path, dir: &Path, args: &[&str]) -> Result<()> {
     let out = Command::new(irm).args(args).env("O7S_RUNDIR", dir).output()?;
     if !out.status.success() {
-        return Err(format!("irm {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()).into());
+        return Err(format!(
+            "irm {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into());
     }
     Ok(())
 }
@@ -113,9 +118,15 @@ fn start_local() -> Result<Local> {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null()),
     )?;
-    wait_for("irmd", Duration::from_secs(10), || o7s_app::Admin::connect(&dir).is_ok())?;
+    wait_for("irmd", Duration::from_secs(10), || {
+        o7s_app::Admin::connect(&dir).is_ok()
+    })?;
     let oping_path = oping.to_str().ok_or("oping path is not UTF-8")?;
-    irm(&irm_bin, &dir, &["ipcp", "bootstrap", "type", "local", "name", "lo", "layer", "lo"])?;
+    irm(
+        &irm_bin,
+        &dir,
+        &["ipcp", "bootstrap", "type", "local", "name", "lo", "layer", "lo"],
+    )?;
     irm(&irm_bin, &dir, &["bind", "program", oping_path, "name", "oping"])?;
     irm(&irm_bin, &dir, &["name", "register", "oping", "layer", "lo"])?;
     let server = KillOnDrop::spawn(
@@ -140,7 +151,15 @@ fn start_local() -> Result<Local> {
 /// Runs an oping client and reads its summary.
 fn oping(local: &Local, pattern: &'static str, flag: &[&str], args: &Args) -> Result<Row> {
     let out = Command::new(&local.oping)
-        .args(["-n", "oping", "-Q", "-c", &args.count.to_string(), "-s", &args.size.to_string()])
+        .args([
+            "-n",
+            "oping",
+            "-Q",
+            "-c",
+            &args.count.to_string(),
+            "-s",
+            &args.size.to_string(),
+        ])
         .args(flag)
         .env("O7S_RUNDIR", &local.dir)
         .output()?;
@@ -309,7 +328,9 @@ fn udp(args: &Args) -> Result<Vec<Row>> {
     )?;
     let mut port = None;
     wait_for("the UDP echo", Duration::from_secs(10), || {
-        port = std::fs::read_to_string(&report).ok().and_then(|p| p.parse::<u16>().ok());
+        port = std::fs::read_to_string(&report)
+            .ok()
+            .and_then(|p| p.parse::<u16>().ok());
         port.is_some()
     })?;
     let _ = std::fs::remove_file(&report);
@@ -324,7 +345,10 @@ pub fn run(args: &Args) -> Result<()> {
         args.count, args.size
     );
     let local = start_local()?;
-    let mut rows = vec![oping(&local, "ping-pong", &["-f"], args)?, oping(&local, "flood", &["-i", "0"], args)?];
+    let mut rows = vec![
+        oping(&local, "ping-pong", &["-f"], args)?,
+        oping(&local, "flood", &["-i", "0"], args)?,
+    ];
     drop(local);
     rows.extend(udp(args)?);
     println!();
@@ -344,7 +368,10 @@ pub fn run(args: &Args) -> Result<()> {
             r.rate()
         );
     }
-    let find = |transport: &str, pattern: &str| rows.iter().find(|r| r.transport.starts_with(transport) && r.pattern == pattern);
+    let find = |transport: &str, pattern: &str| {
+        rows.iter()
+            .find(|r| r.transport.starts_with(transport) && r.pattern == pattern)
+    };
     let pp = (find("o7s", "ping-pong"), find("UDP", "ping-pong"));
     if let (Some(o), Some(u)) = pp {
         println!();

@@ -13,7 +13,11 @@ fn rtt_measures_oping_and_udp_and_ends_with_one_line_of_json() {
         .expect("running o7s-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "o7s-bench rtt failed ({}):\n{stdout}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "o7s-bench rtt failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
     let last = stdout.lines().last().expect("some output");
     let json: serde_json::Value =
         serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}"));
@@ -22,5 +26,8 @@ fn rtt_measures_oping_and_udp_and_ends_with_one_line_of_json() {
         let p99 = json[format!("{key}_p99_us")].as_f64().unwrap_or_default();
         assert!(p99 > 0.0, "{key}_p99_us = {p99}: {last}");
     }
-    assert!(json["udp_loopback_flood_received"].as_u64().is_some_and(|n| n > 0), "{last}");
+    assert!(
+        json["udp_loopback_flood_received"].as_u64().is_some_and(|n| n > 0),
+        "{last}"
+    );
 }

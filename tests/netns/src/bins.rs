@@ -25,7 +25,9 @@ pub fn workspace_bin(package: &str, bin: &str) -> io::Result<PathBuf> {
         .parent()
         .ok_or_else(|| io::Error::other("executable has no directory"))?;
     let profile_dir = if parent.file_name().is_some_and(|n| n == "deps") {
-        parent.parent().ok_or_else(|| io::Error::other("no profile directory"))?
+        parent
+            .parent()
+            .ok_or_else(|| io::Error::other("no profile directory"))?
     } else {
         parent
     }

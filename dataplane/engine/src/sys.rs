@@ -1,10 +1,12 @@
-//! Interface facts from the kernel, by ioctl on a throw-away socket, so they
-//! come from the calling thread's network namespace (sysfs shows the
-//! namespace that mounted it, not the thread's).
+//! The engine's syscalls outside the port backends: interface facts by
+//! ioctl on a throw-away socket, so they come from the calling thread's
+//! network namespace (sysfs shows the namespace that mounted it, not the
+//! thread's), and an idle worker's sleep on its ports' fds.
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
 fn ifreq(name: &str) -> io::Result<libc::ifreq> {
     let bytes = name.as_bytes();
@@ -55,4 +57,31 @@ pub fn interface_mtu(name: &str) -> io::Result<usize> {
     // SAFETY: SIOCGIFMTU filled the ifru_mtu member.
     let mtu = unsafe { req.ifr_ifru.ifru_mtu };
     usize::try_from(mtu).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))
+}
+
+/// Most fds [`wait_readable`] watches; the rest wake on the timeout.
+pub const MAX_WAIT_FDS: usize = 32;
+
+/// Sleeps until one of `fds` is readable or `timeout` passes (ppoll).
+/// Errors (EINTR) end the sleep early; the caller polls its ports anyway.
+pub fn wait_readable<'a>(fds: impl Iterator<Item = BorrowedFd<'a>>, timeout: Duration) {
+    let mut set = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; MAX_WAIT_FDS];
+    let mut n = 0;
+    for (slot, fd) in set.iter_mut().zip(fds) {
+        slot.fd = fd.as_raw_fd();
+        slot.events = libc::POLLIN;
+        n += 1;
+    }
+    let ts = libc::timespec {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+    };
+    // SAFETY: `set` holds `n` initialised pollfds of live fds (borrowed
+    // for the call), `ts` is a valid timespec on this frame, no signal
+    // mask is given.
+    unsafe { libc::ppoll(set.as_mut_ptr(), n as libc::nfds_t, &ts, std::ptr::null()) };
 }

@@ -100,6 +100,14 @@ pub trait Port: Send {
     /// buffers, kick the kernel when it asked to be woken.
     fn poll(&mut self, cache: &mut PoolCache);
 
+    /// A file descriptor that turns readable when frames wait, so that an
+    /// idle worker can sleep in `ppoll` and wake on the first frame;
+    /// `None` when the backend has none (the worker then wakes on its nap
+    /// timer, at most [`MAX_NAP`](crate::worker::MAX_NAP) late).
+    fn wait_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
+
     /// Frames queued for transmission and not yet sent: drives mb-ECN
     /// marking (PROTOCOL.md §9).
     fn tx_queue_len(&self) -> usize;

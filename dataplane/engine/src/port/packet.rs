@@ -536,6 +536,12 @@ impl AfPacketPort {
 }
 
 impl Port for AfPacketPort {
+    /// The packet socket: readable when its RX ring has frames.
+    fn wait_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        Some(self.fd.as_fd())
+    }
+
     fn rx_burst(&mut self, cache: &mut PoolCache, out: &mut Vec<Buf>, max: usize) -> usize {
         let mut got = 0;
         while got < max {

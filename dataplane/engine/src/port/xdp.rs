@@ -115,6 +115,11 @@ impl Port for XdpPort {
         self.sock.as_mut().map_or(0, |s| s.rx_burst(cache, out, max))
     }
 
+    /// The AF_XDP socket: readable when its RX ring has frames.
+    fn wait_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.sock.as_ref().map(|s| s.fd())
+    }
+
     fn tx_burst(&mut self, cache: &mut PoolCache, frames: &mut Vec<Buf>) -> usize {
         self.sock.as_mut().map_or(0, |s| s.tx_burst(cache, frames))
     }

@@ -85,6 +85,12 @@ pub struct Args {
     /// core.
     #[arg(long, value_enum, default_value_t = NapiPlacement::RouterCore)]
     r0_napi: NapiPlacement,
+    /// Times the whole sequence of forwarders is measured, one after the
+    /// other; the headline figures and ratios are the medians over rounds,
+    /// so that a slow spell of the machine during one forwarder's turn does
+    /// not decide a ratio.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    rounds: u32,
 }
 
 /// A router under test.
@@ -181,6 +187,7 @@ struct Latency {
 
 #[derive(Debug)]
 struct Row {
+    round: u32,
     forwarder: Forwarder,
     size: usize,
     window: Window,
@@ -276,8 +283,17 @@ pub fn run(args: &Args) -> Result<()> {
         ceilings.push((size, w));
     }
     let mut rows = Vec::new();
-    for &forwarder in &args.forwarders {
-        rows.extend(bench.forwarder(forwarder)?);
+    for round in 1..=args.rounds {
+        if args.rounds > 1 {
+            println!("  round {round} of {}", args.rounds);
+        }
+        for &forwarder in &args.forwarders {
+            let mut measured = bench.forwarder(forwarder)?;
+            for r in &mut measured {
+                r.round = round;
+            }
+            rows.extend(measured);
+        }
     }
     let notes = std::mem::take(&mut bench.notes);
     drop(bench);
@@ -549,6 +565,7 @@ impl Bench<'_> {
         }
         tracing::debug!(%sink_mode, "latency sink");
         Ok(Row {
+            round: 1,
             forwarder,
             size,
             window,
@@ -735,6 +752,31 @@ fn json_num(v: Option<f64>, decimals: usize) -> String {
 }
 
 /// The table, the notes, and the one line of JSON.
+/// A row's name in the table: the forwarder, and its round when there
+/// are several.
+fn label(args: &Args, r: &Row) -> String {
+    if args.rounds > 1 {
+        format!("{} #{}", r.forwarder.name(), r.round)
+    } else {
+        r.forwarder.name().to_owned()
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut v: Vec<f64> = values.collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len() % 2 == 0 {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
+    })
+}
+
 fn report(
     args: &Args,
     cores: [core_affinity::CoreId; 2],
@@ -760,7 +802,7 @@ fn report(
         let lat = |f: fn(&Latency) -> f64| r.latency.as_ref().map_or("-".into(), |l| format!("{:.1}", f(l)));
         println!(
             "{:<13} {:>4} B {:>8.3} {:>7.2} {:>9} {:>9} {:>9} {:>11} {:>11}  {}",
-            r.forwarder.name(),
+            label(args, r),
             r.size,
             r.window.pps() / 1e6,
             r.window.gbps(),
@@ -792,7 +834,7 @@ fn report(
             if share > 0.9 {
                 println!(
                     "- {} {} B reached {:.0}% of the generator ceiling: the generator, not the forwarder, may bound it",
-                    r.forwarder.name(),
+                    label(args, r),
                     r.size,
                     share * 100.0
                 );
@@ -805,7 +847,7 @@ fn report(
     {
         println!(
             "- {} {} B: {}{}{}",
-            r.forwarder.name(),
+            label(args, r),
             r.size,
             if r.window.threads.is_empty() {
                 String::new()
@@ -864,16 +906,42 @@ fn report(
     for n in notes {
         println!("- {n}");
     }
+    // Headline figures: medians over the rounds at 64 B.
     let pps = |f: Forwarder| {
-        rows.iter()
-            .find(|r| r.forwarder == f && r.size == 64)
-            .map(|r| r.window.pps())
+        median(
+            rows.iter()
+                .filter(|r| r.forwarder == f && r.size == 64)
+                .map(|r| r.window.pps()),
+        )
     };
     let p99 = |f: Forwarder| {
-        rows.iter()
-            .find(|r| r.forwarder == f && r.size == 64)
-            .and_then(|r| r.latency.map(|l| l.p99))
+        median(
+            rows.iter()
+                .filter(|r| r.forwarder == f && r.size == 64)
+                .filter_map(|r| r.latency.map(|l| l.p99)),
+        )
     };
+    if args.rounds > 1 {
+        let per_round = |a: Forwarder, b: Forwarder| -> String {
+            (1..=args.rounds)
+                .filter_map(|round| {
+                    let at = |f: Forwarder| {
+                        rows.iter()
+                            .find(|r| r.round == round && r.forwarder == f && r.size == 64)
+                            .map(|r| r.window.pps())
+                    };
+                    at(a).zip(at(b)).map(|(x, y)| format!("{:.2}", x / y))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "- per round at 64 B: ours/kernel {}; ours/xdp_redirect {}; the targets below use medians over {} rounds",
+            per_round(Forwarder::Ours, Forwarder::Kernel),
+            per_round(Forwarder::Ours, Forwarder::XdpRedirect),
+            args.rounds
+        );
+    }
     let (ours, kernel, xdp) = (
         pps(Forwarder::Ours),
         pps(Forwarder::Kernel),
@@ -922,9 +990,10 @@ fn report(
         .map(|r| {
             let l = r.latency;
             format!(
-                "{{\"forwarder\":\"{}\",\"size\":{},\"pps\":{:.0},\"gbps\":{:.3},\"offered_pps\":{:.0},\
+                "{{\"round\":{},\"forwarder\":\"{}\",\"size\":{},\"pps\":{:.0},\"gbps\":{:.3},\"offered_pps\":{:.0},\
                  \"p50_us\":{},\"p99_us\":{},\"p999_us\":{},\"max_us\":{},\"latency_samples\":{},\
                  \"cpu_gen\":{},\"cpu_router\":{},\"router_core_threads\":{},\"veth_drops\":{},\"mode\":{}}}",
+                r.round,
                 r.forwarder.name(),
                 r.size,
                 r.window.pps(),
@@ -944,10 +1013,11 @@ fn report(
         })
         .collect();
     println!(
-        "{{\"bench\":\"fwd\",\"duration_s\":{},\"warmup_s\":{},\"latency_rate_pps\":{},\"batch\":{},\
+        "{{\"bench\":\"fwd\",\"rounds\":{},\"duration_s\":{},\"warmup_s\":{},\"latency_rate_pps\":{},\"batch\":{},\
          \"cores\":{{\"generator\":{},\"router\":{}}},\"background_cpu\":[{},{}],\"r0_napi\":\"{}\",\"ceiling\":[{}],\"results\":[{}],\
          \"ours_pps\":{},\"kernel_pps\":{},\"xdp_redirect_pps\":{},\"ours_vs_kernel\":{},\"ours_vs_xdp_redirect\":{},\
          \"ours_p99_us\":{},\"kernel_p99_us\":{}}}",
+        args.rounds,
         args.duration,
         args.warmup,
         args.latency_rate,

@@ -21,7 +21,17 @@ fn fwd_measures_every_forwarder_and_ends_with_one_line_of_json() {
     }
     let start = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_o7s-bench"))
-        .args(["fwd", "--duration", "1", "--warmup", "0.5", "--sizes", "64"])
+        .args([
+            "fwd",
+            "--duration",
+            "1",
+            "--warmup",
+            "0.5",
+            "--sizes",
+            "64",
+            "--rounds",
+            "1",
+        ])
         .output()
         .expect("running o7s-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);

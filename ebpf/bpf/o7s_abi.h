@@ -8,7 +8,7 @@
  *   o7s_stats  PERCPU_ARRAY[7]   __u64 per counter, indexed by enum o7s_stat
  *   xsks       XSKMAP[64]        rx queue index -> AF_XDP socket
  *   o7s_self   ARRAY[1]          __u32 own address (0: transit fast path off)
- *   o7s_demux  HASH              struct o7s_demux_key -> __u32 cube
+ *   o7s_demux  ARRAY[65536]      shim EID on this interface -> __u32 cube + 1 (0: no flow)
  *   o7s_fib    HASH              struct o7s_fib_key -> struct o7s_nexthop
  *   o7s_tx     DEVMAP_HASH       egress ifindex -> struct bpf_devmap_val
  */
@@ -41,16 +41,15 @@ struct o7s_cfg {
  */
 #define O7S_CFG_NO_UDP 0x1
 
-/* Capacity of the fast-path maps. */
-#define O7S_MAX_DEMUX 1024
+/*
+ * Capacity of the fast-path maps. The demux is an array indexed by the
+ * 16-bit eth-dix EID: every interface has its own program and maps, so the
+ * EID alone names the N-1 flow, and an array lookup is inlined by the
+ * verifier where a hash lookup costs a function call and a hash.
+ */
+#define O7S_DEMUX_EIDS 65536
 #define O7S_MAX_ROUTES 65536
 #define O7S_MAX_TX 64
-
-/* (rx interface, shim EID) -> the cube of the N-1 flow it arrives on. */
-struct o7s_demux_key {
-	__u32 ifindex;
-	__u32 eid;
-};
 
 /* (cube, DT destination address) -> next hop. */
 struct o7s_fib_key {

@@ -64,9 +64,9 @@ struct {
 } o7s_self SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, O7S_MAX_DEMUX);
-	__type(key, struct o7s_demux_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, O7S_DEMUX_EIDS);
+	__type(key, __u32);
 	__type(value, __u32);
 } o7s_demux SEC(".maps");
 
@@ -165,8 +165,8 @@ static __always_inline int fast_forward(struct xdp_md *ctx, __u32 self)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u8 *p = data;
-	struct o7s_demux_key dk;
 	struct o7s_fib_key fk;
+	__u32 demux_key;
 	const struct o7s_nexthop *nh;
 	const __u32 *cube;
 	long action;
@@ -187,12 +187,11 @@ static __always_inline int fast_forward(struct xdp_md *ctx, __u32 self)
 	frame_len = data_end - data;
 	if (sdu_len < O7S_DT_LEN || O7S_SHIM_END + sdu_len > frame_len)
 		return -1;
-	dk.ifindex = ctx->ingress_ifindex;
-	dk.eid = eid;
-	cube = bpf_map_lookup_elem(&o7s_demux, &dk);
-	if (!cube)
+	demux_key = eid;
+	cube = bpf_map_lookup_elem(&o7s_demux, &demux_key);
+	if (!cube || *cube == 0)
 		return -1;
-	fk.cube = *cube;
+	fk.cube = *cube - 1;
 	fk.dst = (__u32)p[18] | (__u32)p[19] << 8 | (__u32)p[20] << 16 | (__u32)p[21] << 24;
 	if (fk.dst == self)
 		return -1;

@@ -7,7 +7,7 @@
 //! | `o7s_stats` | `PERCPU_ARRAY[7]` | [`Stat`] | `u64` per CPU |
 //! | `xsks` | `XSKMAP[64]` | rx queue | AF_XDP socket fd |
 //! | `o7s_self` | `ARRAY[1]` | `0` | `u32` own address (0: fast path off) |
-//! | `o7s_demux` | `HASH` | `struct o7s_demux_key` = `[ifindex, eid]` | `u32` cube |
+//! | `o7s_demux` | `ARRAY[65536]` | shim EID (on this interface) | `u32` cube + 1, 0 = no flow |
 //! | `o7s_fib` | `HASH` | `struct o7s_fib_key` = `[cube, dst]` | `struct o7s_nexthop` (20 octets) |
 //! | `o7s_tx` | `DEVMAP_HASH` | ifindex | `struct bpf_devmap_val` |
 //! | `tx_port` | `DEVMAP[1]` | `0` | `struct bpf_devmap_val` (egress ifindex) |
@@ -50,13 +50,12 @@ pub(crate) const fn config_value(ethertype: u16, udp_port: u16, flags: u32) -> C
     ]
 }
 
-/// `O7S_MAX_DEMUX`, `O7S_MAX_ROUTES`, `O7S_MAX_TX`: fast-path map sizes.
-pub(crate) const MAX_DEMUX: u32 = 1024;
+/// `O7S_DEMUX_EIDS`, `O7S_MAX_ROUTES`, `O7S_MAX_TX`: fast-path map sizes
+/// (the demux is an array indexed by the 16-bit shim EID).
+pub(crate) const DEMUX_EIDS: u32 = 65536;
 pub(crate) const MAX_ROUTES: u32 = 65536;
 pub(crate) const MAX_TX: u32 = 64;
 
-/// `struct o7s_demux_key { u32 ifindex; u32 eid; }`.
-pub(crate) type DemuxKey = [u32; 2];
 /// `struct o7s_fib_key { u32 cube; u32 dst; }`.
 pub(crate) type FibKey = [u32; 2];
 /// `struct o7s_nexthop { u32 ifindex; u8 dst_mac[6]; u8 src_mac[6]; u16 eid;
@@ -136,7 +135,7 @@ mod tests {
         assert_eq!(c_constant("O7S_DEFAULT_UDP_PORT"), u64::from(DEFAULT_UDP_PORT));
         assert_eq!(c_constant("O7S_MAX_QUEUES"), u64::from(MAX_QUEUES));
         assert_eq!(c_constant("O7S_STAT_COUNT"), u64::from(Stat::COUNT));
-        assert_eq!(c_constant("O7S_MAX_DEMUX"), u64::from(MAX_DEMUX));
+        assert_eq!(c_constant("O7S_DEMUX_EIDS"), u64::from(DEMUX_EIDS));
         assert_eq!(c_constant("O7S_MAX_ROUTES"), u64::from(MAX_ROUTES));
         assert_eq!(c_constant("O7S_MAX_TX"), u64::from(MAX_TX));
     }
@@ -195,9 +194,8 @@ mod tests {
 
     #[test]
     fn fast_path_layouts_match_the_c_structs() {
-        // struct o7s_demux_key / o7s_fib_key: two u32s; o7s_nexthop: u32,
-        // 6 + 6 octets, u16, u16 = 20 octets with no padding.
-        assert_eq!(size_of::<DemuxKey>(), 8);
+        // struct o7s_fib_key: two u32s; o7s_nexthop: u32, 6 + 6 octets,
+        // u16, u16 = 20 octets with no padding.
         assert_eq!(size_of::<FibKey>(), 8);
         assert_eq!(size_of::<NextHopValue>(), 20);
         let body = HEADER

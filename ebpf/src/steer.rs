@@ -147,7 +147,8 @@ pub struct NextHop {
 pub struct FastPath {
     /// This member's address; frames for it take the slow path. Not 0.
     pub address: u32,
-    /// (rx ifindex, shim EID, cube) of the N-1 flows arriving here.
+    /// (rx ifindex, shim EID, cube) of the N-1 flows arriving here; each
+    /// interface's program takes the entries of its own ifindex.
     pub demux: Vec<(u32, u32, u32)>,
     /// (cube, destination, next hop).
     pub routes: Vec<(u32, u32, NextHop)>,
@@ -162,7 +163,10 @@ fn invalid(map: &'static str, why: &str) -> EbpfError {
 
 struct FastMaps {
     this: Array<MapData, u32>,
-    demux: HashMap<MapData, abi::DemuxKey, u32>,
+    /// Shim EID → cube + 1, for this interface.
+    demux: Array<MapData, u32>,
+    /// EIDs set in `demux`, to clear them.
+    demux_set: Vec<u32>,
     fib: HashMap<MapData, abi::FibKey, abi::NextHopValue>,
     tx: DevMapHash<MapData>,
 }
@@ -212,7 +216,8 @@ impl Steering {
         let tx = take(abi::MAP_TX)?;
         let fast = FastMaps {
             this: Array::try_from(this).map_err(|e| EbpfError::map(abi::MAP_SELF, "open", e))?,
-            demux: HashMap::try_from(demux).map_err(|e| EbpfError::map(abi::MAP_DEMUX, "open", e))?,
+            demux: Array::try_from(demux).map_err(|e| EbpfError::map(abi::MAP_DEMUX, "open", e))?,
+            demux_set: Vec::new(),
             fib: HashMap::try_from(fib).map_err(|e| EbpfError::map(abi::MAP_FIB, "open", e))?,
             tx: DevMapHash::try_from(tx).map_err(|e| EbpfError::map(abi::MAP_TX, "open", e))?,
         };
@@ -310,10 +315,17 @@ impl Steering {
         if fast.address == 0 {
             return Err(invalid(abi::MAP_SELF, "own address 0 would mean off"));
         }
-        if fast.demux.len() > abi::MAX_DEMUX as usize
-            || fast.routes.len() > abi::MAX_ROUTES as usize
-            || fast.tx_ifindexes.len() > abi::MAX_TX as usize
+        if fast
+            .demux
+            .iter()
+            .any(|&(_, eid, cube)| eid >= abi::DEMUX_EIDS || cube == u32::MAX)
         {
+            return Err(invalid(
+                abi::MAP_DEMUX,
+                "an eth-dix EID above 65535 or a cube out of range",
+            ));
+        }
+        if fast.routes.len() > abi::MAX_ROUTES as usize || fast.tx_ifindexes.len() > abi::MAX_TX as usize {
             return Err(invalid(abi::MAP_FIB, "more entries than the maps hold"));
         }
         // Off while the maps are rewritten, so no frame sees a mix.
@@ -323,10 +335,12 @@ impl Steering {
             m.tx.insert(ifindex, ifindex, None, 0)
                 .map_err(|e| EbpfError::xdp_map(abi::MAP_TX, format!("add egress {ifindex}"), e))?;
         }
-        for &(ifindex, eid, cube) in &fast.demux {
+        let here = self.xdp.ifindex();
+        for &(_, eid, cube) in fast.demux.iter().filter(|(ifindex, _, _)| *ifindex == here) {
             m.demux
-                .insert([ifindex, eid], cube, 0)
-                .map_err(|e| EbpfError::map(abi::MAP_DEMUX, format!("add ({ifindex}, {eid})"), e))?;
+                .set(eid, cube + 1, 0)
+                .map_err(|e| EbpfError::map(abi::MAP_DEMUX, format!("add EID {eid}"), e))?;
+            m.demux_set.push(eid);
         }
         for &(cube, dst, nh) in &fast.routes {
             let v = abi::next_hop_value(nh.ifindex, nh.dst_mac, nh.src_mac, nh.eid);
@@ -359,11 +373,10 @@ impl Steering {
                 .remove(&k)
                 .map_err(|e| EbpfError::map(abi::MAP_FIB, "remove route", e))?;
         }
-        let keys: Vec<_> = m.demux.keys().filter_map(std::result::Result::ok).collect();
-        for k in keys {
+        for eid in std::mem::take(&mut m.demux_set) {
             m.demux
-                .remove(&k)
-                .map_err(|e| EbpfError::map(abi::MAP_DEMUX, "remove demux entry", e))?;
+                .set(eid, 0, 0)
+                .map_err(|e| EbpfError::map(abi::MAP_DEMUX, format!("remove EID {eid}"), e))?;
         }
         let keys: Vec<_> = m.tx.keys().filter_map(std::result::Result::ok).collect();
         for k in keys {

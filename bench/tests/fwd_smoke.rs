@@ -11,6 +11,8 @@
 //! is what says every path forwarded. Needs root; skips with a message
 //! otherwise.
 
+mod common;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -20,30 +22,18 @@ fn fwd_measures_every_forwarder_and_ends_with_one_line_of_json() {
         return;
     }
     let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_o7s-bench"))
-        .args([
-            "fwd",
-            "--duration",
-            "1",
-            "--warmup",
-            "0.5",
-            "--sizes",
-            "64",
-            "--rounds",
-            "1",
-        ])
-        .output()
-        .expect("running o7s-bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "o7s-bench fwd failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    let last = stdout.lines().last().expect("some output");
-    let json: serde_json::Value =
-        serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}"));
+    let (stdout, json) = common::run(&[
+        "fwd",
+        "--duration",
+        "1",
+        "--warmup",
+        "0.5",
+        "--sizes",
+        "64",
+        "--rounds",
+        "1",
+    ]);
+    let last = stdout.lines().last().unwrap_or_default();
     for key in ["ours_pps", "kernel_pps", "xdp_redirect_pps"] {
         let pps = json[key].as_f64().unwrap_or_else(|| panic!("{key} missing in {last}"));
         assert!(pps > 0.0, "{key} = {pps}:\n{stdout}");

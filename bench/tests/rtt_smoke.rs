@@ -3,24 +3,12 @@
 //! every message of the ping-pongs accounted for and positive latencies.
 //! The figures are not compared (shared machine, test profile).
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn rtt_measures_oping_and_udp_and_ends_with_one_line_of_json() {
-    let out = Command::new(env!("CARGO_BIN_EXE_o7s-bench"))
-        .args(["rtt", "--count", "500"])
-        .output()
-        .expect("running o7s-bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "o7s-bench rtt failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    let last = stdout.lines().last().expect("some output");
-    let json: serde_json::Value =
-        serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}"));
+    let (stdout, json) = common::run(&["rtt", "--count", "500"]);
+    let last = stdout.lines().last().unwrap_or_default();
     for key in ["oping_local_pingpong", "oping_local_flood", "udp_loopback_pingpong"] {
         assert_eq!(json[format!("{key}_received")].as_u64(), Some(500), "{key}: {last}");
         let p99 = json[format!("{key}_p99_us")].as_f64().unwrap_or_default();

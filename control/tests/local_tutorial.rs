@@ -100,6 +100,24 @@ fn local_tutorial_from_a_toml_file() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// An oping client sending as fast as it can for longer than any test,
+/// once its flow is up and SDUs have flowed for a moment.
+fn flooding_client(irmd: &Irmd, oping: &std::path::Path) -> KillOnDrop {
+    let client = KillOnDrop::spawn(
+        irmd.command(oping)
+            .args(["-n", "oping", "-c", "100000000", "-i", "0", "-Q"])
+            .stdout(Stdio::null()),
+    )
+    .expect("client");
+    let mut admin = irmd.admin();
+    let up = eventually(Duration::from_secs(10), || {
+        (admin.status().ok()?.flows.len() == 2).then_some(())
+    });
+    assert!(up.is_some(), "no flow came up:\n{}", irmd.log_text());
+    std::thread::sleep(Duration::from_millis(300));
+    client
+}
+
 /// irmd's flows and the buffers the pool has accounted to `pid`.
 fn flows_and_held(irmd: &Irmd, pid: u32) -> (usize, u32) {
     let status = irmd.admin().status().expect("status");
@@ -117,19 +135,8 @@ fn killing_the_client_mid_flow_frees_its_flows_and_buffers() {
     tutorial_setup(&irmd, &oping, false);
     let mut server = KillOnDrop::spawn(irmd.command(&oping).arg("-l").stdout(Stdio::null())).expect("server");
     wait_processes(&irmd, 1);
-    let mut client = KillOnDrop::spawn(
-        irmd.command(&oping)
-            .args(["-n", "oping", "-c", "100000000", "-i", "0", "-Q"])
-            .stdout(Stdio::null()),
-    )
-    .expect("client");
+    let mut client = flooding_client(&irmd, &oping);
     let pid = client.id();
-    let mut admin = irmd.admin();
-    let up = eventually(Duration::from_secs(10), || {
-        (admin.status().ok()?.flows.len() == 2).then_some(())
-    });
-    assert!(up.is_some(), "no flow came up:\n{}", irmd.log_text());
-    std::thread::sleep(Duration::from_millis(300));
     client.0.kill().unwrap();
     client.0.wait().unwrap();
     let clean = eventually(Duration::from_secs(10), || {
@@ -157,18 +164,7 @@ fn killing_the_server_mid_flow_ends_the_client_and_frees_everything() {
     let mut server = KillOnDrop::spawn(irmd.command(&oping).arg("-l").stdout(Stdio::null())).expect("server");
     let server_pid = server.id();
     wait_processes(&irmd, 1);
-    let mut client = KillOnDrop::spawn(
-        irmd.command(&oping)
-            .args(["-n", "oping", "-c", "100000000", "-i", "0", "-Q"])
-            .stdout(Stdio::piped()),
-    )
-    .expect("client");
-    let mut admin = irmd.admin();
-    let up = eventually(Duration::from_secs(10), || {
-        (admin.status().ok()?.flows.len() == 2).then_some(())
-    });
-    assert!(up.is_some(), "no flow came up:\n{}", irmd.log_text());
-    std::thread::sleep(Duration::from_millis(300));
+    let mut client = flooding_client(&irmd, &oping);
     server.0.kill().unwrap();
     server.0.wait().unwrap();
     // The client's blocking read returns (flow down): it ends by itself.

@@ -36,6 +36,17 @@ pub mod server;
 pub mod stats;
 
 pub use args::{ArgError, ClientConfig, Mode, OpingArgs, ServerConfig, ServerWait};
+
+/// The binaries' logging: the library's warnings (odd messages from irmd)
+/// on stderr; `RUST_LOG` overrides the level.
+pub fn log_to_stderr() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
 pub use client::{Client, ClientError, ClientParams, Outcome, Pacing, Reply, ReplyLine};
 pub use message::{HEADER_LEN, Message, MessageError, MessageType, SduSize, SduSizeError, reply_in_place};
 pub use server::Server;

@@ -20,12 +20,7 @@ use o7s_oping::echo::{BUF_SIZE, GREETING, OechoArgs, SERVER_NAME, client_line, r
 
 fn main() -> ExitCode {
     let args = OechoArgs::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    o7s_oping::log_to_stderr();
     let ipc = match Ipc::connect() {
         Ok(ipc) => ipc,
         Err(e) => {

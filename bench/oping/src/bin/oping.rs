@@ -55,7 +55,7 @@ fn main() -> ExitCode {
             .error(clap::error::ErrorKind::ValueValidation, e)
             .exit(),
     };
-    log_to_stderr();
+    o7s_oping::log_to_stderr();
     let ipc = match Ipc::connect() {
         Ok(ipc) => ipc,
         Err(e) => {
@@ -67,17 +67,6 @@ fn main() -> ExitCode {
         Mode::Client(cfg) => client_main(&ipc, &cfg),
         Mode::Server(cfg) => server_main(&ipc, cfg),
     }
-}
-
-/// The library's warnings (odd messages from irmd) on stderr; `RUST_LOG`
-/// overrides the level.
-fn log_to_stderr() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 /// One line on stdout. A closed stdout (`oping | head`) is not a reason

@@ -98,3 +98,13 @@ fn malformed_messages_are_refused_and_irmd_keeps_serving() {
     assert_eq!(state(&irmd), before);
     assert!(irmd.admin().status().is_ok());
 }
+
+#[test]
+fn help_is_there_without_irmd_and_help_after_dashdash_is_an_argument() {
+    let irmd = Irmd::start("irm-help");
+    let top = irmd.irm_ok(&["--help"]);
+    assert!(top.contains("Usage:") && top.contains("ipcp"), "{top}");
+    let bootstrap = irmd.irm_ok(&["ipcp", "bootstrap", "--help"]);
+    assert!(bootstrap.contains("irm ipcp bootstrap"), "{bootstrap}");
+    irmd.irm_ok(&["bind", "program", "/bin/true", "name", "t", "auto", "--", "--help"]);
+}

@@ -30,11 +30,19 @@ fn resolve_program(path: &Path) -> Result<PathBuf, String> {
 
 fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    // `--help` anywhere, as operators type it, is the help of what precedes
+    // (not after `--`: those are a program's arguments).
+    let options_end = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+    if let Some(at) = argv[..options_end].iter().position(|a| a == "--help" || a == "-h") {
+        argv.truncate(at);
+        argv.push("help".into());
+    }
     let words: Vec<&str> = argv.iter().map(String::as_str).collect();
     let command = match Command::parse(&words) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("irm: {e}");
+            // The message starts with the command it is about ("irm ipcp …").
+            eprintln!("{e}");
             eprintln!("{}", o7s_control::irm_cli::help(e.topic()));
             return ExitCode::FAILURE;
         }

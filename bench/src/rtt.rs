@@ -277,7 +277,7 @@ fn udp_flood(sock: &UdpSocket, args: &Args) -> Result<Row> {
                 // Loopback drops when the echo's queue overflows: retry
                 // after a pause rather than count it as loss.
                 while let Err(e) = sock.send(&msg) {
-                    if e.raw_os_error() != Some(libc_enobufs()) {
+                    if e.raw_os_error() != Some(libc::ENOBUFS) {
                         return Err(e);
                     }
                     std::thread::sleep(Duration::from_micros(10));
@@ -312,10 +312,6 @@ fn udp_flood(sock: &UdpSocket, args: &Args) -> Result<Row> {
 /// overflows the echo's socket queue (about 300 datagrams of 64 octets with
 /// the default 208 KiB receive buffer).
 const WINDOW: u64 = 256;
-
-const fn libc_enobufs() -> i32 {
-    105
-}
 
 fn udp(args: &Args) -> Result<Vec<Row>> {
     let report = std::env::temp_dir().join(format!("o7s-bench-udp-echo-{}", std::process::id()));

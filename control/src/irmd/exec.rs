@@ -63,13 +63,7 @@ use crate::irm::{IpcpState, Irm, IrmError};
 use crate::irm_cli::{CliError, Command, IpcpBootstrap, help};
 use crate::irmd_config::{IpcpAction, IpcpConfig, IrmdConfig, NameConfig};
 
-// Linux errno values: `o7s-control` does not depend on libc for five
-// constants. C IRMd replies carry them negated.
-const EPERM: i32 = 1;
-const ENOENT: i32 = 2;
-const EEXIST: i32 = 17;
-const EINVAL: i32 = 22;
-const ENOTSUP: i32 = 95;
+use o7s_app::error::errno::{EEXIST, EINVAL, ENOENT, ENOTSUP, EPERM};
 
 /// Why a command, or a configuration file, was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,20 +3,20 @@
 
 use std::io;
 
-/// Linux errno values the C library's calls return (negated).
+/// The errno values the C library's calls return (negated).
 pub mod errno {
-    pub const EPERM: i32 = 1;
-    pub const ENOENT: i32 = 2;
-    pub const EIO: i32 = 5;
-    pub const EAGAIN: i32 = 11;
-    pub const ENOMEM: i32 = 12;
-    pub const EEXIST: i32 = 17;
-    pub const EINVAL: i32 = 22;
-    pub const EMSGSIZE: i32 = 90;
-    pub const ENOTSUP: i32 = 95;
-    pub const ECONNREFUSED: i32 = 111;
-    pub const EHOSTUNREACH: i32 = 113;
-    pub const ETIMEDOUT: i32 = 110;
+    pub const EPERM: i32 = libc::EPERM;
+    pub const ENOENT: i32 = libc::ENOENT;
+    pub const EIO: i32 = libc::EIO;
+    pub const EAGAIN: i32 = libc::EAGAIN;
+    pub const ENOMEM: i32 = libc::ENOMEM;
+    pub const EEXIST: i32 = libc::EEXIST;
+    pub const EINVAL: i32 = libc::EINVAL;
+    pub const EMSGSIZE: i32 = libc::EMSGSIZE;
+    pub const ENOTSUP: i32 = libc::ENOTSUP;
+    pub const ECONNREFUSED: i32 = libc::ECONNREFUSED;
+    pub const EHOSTUNREACH: i32 = libc::EHOSTUNREACH;
+    pub const ETIMEDOUT: i32 = libc::ETIMEDOUT;
     /// The C library's own codes (PROTOCOL.md §1.4).
     pub const ENOTALLOC: i32 = 1000;
     pub const EFLOWDOWN: i32 = 1005;

@@ -278,7 +278,7 @@ impl FlowShared {
 
     /// Waits for the next SDU per the flow's blocking mode and timeout.
     fn next_sdu(&self, rx: &mut Rx, flags: FlowFlags) -> Result<Buf> {
-        let deadline = decode_timeout(self.rcv_timeo.load(Ordering::Relaxed)).map(|t| Instant::now() + t);
+        let mut deadline = Deadline::new(decode_timeout(self.rcv_timeo.load(Ordering::Relaxed)));
         loop {
             if let Some(desc) = rx.cons.pop() {
                 match rx.cache.claim(desc) {
@@ -294,13 +294,7 @@ impl FlowShared {
             if flags.contains(FlowFlags::RNOBLOCK) {
                 return Err(Error::WouldBlock);
             }
-            let left = match deadline {
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return Err(Error::TimedOut),
-                },
-                None => None,
-            };
+            let left = deadline.left()?;
             if spin_for_entries(&mut rx.cons, left.map_or(SPIN, |l| l.min(SPIN))) {
                 continue;
             }
@@ -319,15 +313,17 @@ impl FlowShared {
         let Some(tx) = guard.as_mut() else {
             return Err(self.not_up());
         };
-        let nonblock = flags.contains(FlowFlags::WNOBLOCK);
-        let deadline = decode_timeout(self.snd_timeo.load(Ordering::Relaxed)).map(|t| Instant::now() + t);
-        let mut backoff = Backoff::default();
+        let mut backoff = Backoff {
+            round: 0,
+            nonblock: flags.contains(FlowFlags::WNOBLOCK),
+            deadline: Deadline::new(decode_timeout(self.snd_timeo.load(Ordering::Relaxed))),
+        };
         let mut buf = loop {
             if let Some(buf) = tx.cache.alloc() {
                 break buf;
             }
             // The pool is exhausted: wait for readers to free buffers.
-            backoff.wait(nonblock, deadline)?;
+            backoff.wait()?;
         };
         let room = buf.tailroom();
         if data.len() > room {
@@ -340,7 +336,6 @@ impl FlowShared {
         }
         tx.cache.pool().data_mut(&mut buf).copy_from_slice(data);
         tx.out.push(buf);
-        let mut backoff = Backoff::default();
         loop {
             if tx.prod.is_closed() || self.down.load(Ordering::Acquire) {
                 tx.cache.free_burst(&mut tx.out);
@@ -351,7 +346,7 @@ impl FlowShared {
             if tx.cache.send(&mut tx.prod, &mut tx.out) == 1 {
                 return Ok(data.len());
             }
-            if let Err(e) = backoff.wait(nonblock, deadline) {
+            if let Err(e) = backoff.wait() {
                 tx.cache.free_burst(&mut tx.out);
                 return Err(e);
             }
@@ -382,21 +377,45 @@ fn spin_for_entries(cons: &mut Consumer, limit: Duration) -> bool {
     }
 }
 
+/// A timeout that starts when it is first asked about: a call that has no
+/// need to wait reads no clock.
+struct Deadline {
+    timeout: Option<Duration>,
+    at: Option<Instant>,
+}
+
+impl Deadline {
+    fn new(timeout: Option<Duration>) -> Deadline {
+        Deadline { timeout, at: None }
+    }
+
+    /// Time left (`None`: no timeout); `TimedOut` once it passed.
+    fn left(&mut self) -> Result<Option<Duration>> {
+        let Some(timeout) = self.timeout else {
+            return Ok(None);
+        };
+        let at = *self.at.get_or_insert_with(|| Instant::now() + timeout);
+        match at.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(Some(left)),
+            _ => Err(Error::TimedOut),
+        }
+    }
+}
+
 /// Waiting for room with no one to wake us: spin briefly, then yield, then
 /// sleep in growing steps up to 1 ms.
-#[derive(Default)]
 struct Backoff {
     round: u32,
+    nonblock: bool,
+    deadline: Deadline,
 }
 
 impl Backoff {
-    fn wait(&mut self, nonblock: bool, deadline: Option<Instant>) -> Result<()> {
-        if nonblock {
+    fn wait(&mut self) -> Result<()> {
+        if self.nonblock {
             return Err(Error::WouldBlock);
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Error::TimedOut);
-        }
+        self.deadline.left()?;
         self.round += 1;
         match self.round {
             0..=64 => std::hint::spin_loop(),

@@ -238,13 +238,12 @@ impl Ipc {
                 None => None,
             };
             // Flows already reported down would wake us at once.
-            let bells: Vec<&o7s_mem::Doorbell> = set
+            let bells = set
                 .flows
                 .iter()
                 .filter(|f| !f.down_reported.load(Ordering::Relaxed))
-                .filter_map(|f| f.doorbell())
-                .collect();
-            o7s_mem::wait_any(&bells, &[(&self.inner.bell, bell)], left)?;
+                .filter_map(|f| f.doorbell());
+            o7s_mem::wait_any(bells, &[(&self.inner.bell, bell)], left)?;
         }
     }
 }

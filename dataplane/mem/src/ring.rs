@@ -389,39 +389,40 @@ impl Doorbell {
 }
 
 /// Most futexes one [`wait_any`] sleeps on (the kernel's limit).
-pub const MAX_WAIT: usize = 128;
+pub const MAX_WAIT: usize = sys::FUTEX_WAITV_MAX;
 
 /// Sleeps until one of `bells` has entries or is closed, one of the
 /// `extra` words differs from the value given with it, or `timeout`
 /// passes; returns at once if that already holds. Spurious returns are
 /// possible: callers re-check what they wait for. At most [`MAX_WAIT`]
-/// futexes in all; more are refused with `InvalidInput`.
-pub fn wait_any(bells: &[&Doorbell], extra: &[(&AtomicU32, u32)], timeout: Option<Duration>) -> io::Result<()> {
-    if bells.len() + extra.len() > MAX_WAIT {
-        return Err(io::Error::from(io::ErrorKind::InvalidInput));
-    }
-    for b in bells {
+/// futexes in all; more are refused with `InvalidInput`. Allocates nothing.
+pub fn wait_any<'a>(
+    bells: impl Iterator<Item = &'a Doorbell> + Clone,
+    extra: &[(&'a AtomicU32, u32)],
+    timeout: Option<Duration>,
+) -> io::Result<()> {
+    for b in bells.clone() {
         b.shared.waiting().fetch_add(1, Ordering::Relaxed);
     }
     // Dekker with the producers, as in `Consumer::wait`: our flags, then
-    // their tails.
+    // their tails. The tails we check are the values we sleep on, so an
+    // entry pushed after the check changes the word and ends the sleep.
     fence(Ordering::SeqCst);
-    let mut words: Vec<(&AtomicU32, u32)> = Vec::with_capacity(bells.len() + extra.len());
+    let mut list = sys::WaitList::default();
     let mut ready = false;
-    for b in bells {
+    let mut result = Ok(());
+    for b in bells.clone() {
         let tail = b.shared.tail().load(Ordering::Relaxed);
         ready |= tail != b.shared.head().load(Ordering::Relaxed) || b.shared.closed();
-        words.push((b.shared.tail(), tail));
+        result = result.and(list.push(b.shared.tail(), tail));
     }
     for &(word, expected) in extra {
         ready |= word.load(Ordering::Relaxed) != expected;
-        words.push((word, expected));
+        result = result.and(list.push(word, expected));
     }
-    let result = if ready || words.is_empty() && timeout.is_none() {
-        Ok(())
-    } else {
-        sys::futex_waitv(&words, timeout)
-    };
+    if result.is_ok() && !ready {
+        result = list.wait(timeout);
+    }
     for b in bells {
         b.shared.waiting().fetch_sub(1, Ordering::Relaxed);
     }
@@ -492,14 +493,14 @@ mod tests {
         let bell = AtomicU32::new(0);
         // Nothing pending: the timeout ends the wait.
         let t = Instant::now();
-        wait_any(&[&da, &db], &[(&bell, 0)], Some(Duration::from_millis(30))).unwrap();
+        wait_any([&da, &db].into_iter(), &[(&bell, 0)], Some(Duration::from_millis(30))).unwrap();
         assert!(t.elapsed() >= Duration::from_millis(25));
         std::thread::scope(|s| {
             s.spawn(|| {
                 std::thread::sleep(Duration::from_millis(20));
                 pb.push(Desc(7));
             });
-            wait_any(&[&da, &db], &[(&bell, 0)], Some(Duration::from_secs(10))).unwrap();
+            wait_any([&da, &db].into_iter(), &[(&bell, 0)], Some(Duration::from_secs(10))).unwrap();
         });
         assert!(db.pending() && !da.pending());
         assert!(t.elapsed() < Duration::from_secs(5));
@@ -517,7 +518,7 @@ mod tests {
                 bell.store(1, Ordering::Release);
                 sys::futex_wake(&bell);
             });
-            wait_any(&[&da], &[(&bell, 0)], None).unwrap();
+            wait_any(std::iter::once(&da), &[(&bell, 0)], None).unwrap();
         });
         assert_eq!(bell.load(Ordering::Acquire), 1);
         std::thread::scope(|s| {
@@ -525,7 +526,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(20));
                 a.close();
             });
-            wait_any(&[&da], &[(&bell, 1)], None).unwrap();
+            wait_any(std::iter::once(&da), &[(&bell, 1)], None).unwrap();
         });
         assert!(da.is_closed() && !da.pending());
     }

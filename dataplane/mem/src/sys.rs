@@ -6,7 +6,7 @@
 //! |---|---|
 //! | [`memfd_create`] + [`ftruncate`] | the pool and ring regions, passable to other processes |
 //! | [`Mapping::map`] / `munmap` on drop | mapping a region (shared, optionally populated) |
-//! | [`futex_wait`] / [`futex_waitv`] / [`futex_wake`] | a ring reader that chooses to sleep, alone or on many rings |
+//! | [`futex_wait`] / [`WaitList`] (futex_waitv) / [`futex_wake`] | a ring reader that chooses to sleep, alone or on many rings |
 //! | [`send_fds`] / [`recv_fds`] | handing region fds to another process (SCM_RIGHTS) |
 //! | [`process_alive`] | telling whether the process behind a pool slot still runs |
 #![allow(unsafe_code)]
@@ -144,6 +144,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
 
 /// The kernel's `struct futex_waitv`.
 #[repr(C)]
+#[derive(Clone, Copy)]
 struct FutexWaitv {
     val: u64,
     uaddr: u64,
@@ -154,56 +155,102 @@ struct FutexWaitv {
 /// `FUTEX2_SIZE_U32`.
 const FUTEX2_SIZE_U32: u32 = 0x02;
 
-/// Sleeps until one of `words` differs from its expected value or is
-/// woken, at most `timeout` (futex_waitv, Linux 5.16+). Shared futexes, as
-/// [`futex_wait`]. Timing out, a changed value and EINTR are all `Ok`.
-pub fn futex_waitv(words: &[(&AtomicU32, u32)], timeout: Option<Duration>) -> io::Result<()> {
-    let waiters: Vec<FutexWaitv> = words
-        .iter()
-        .map(|(w, expected)| FutexWaitv {
-            val: u64::from(*expected),
-            uaddr: w.as_ptr() as u64,
-            flags: FUTEX2_SIZE_U32,
-            reserved: 0,
-        })
-        .collect();
-    // futex_waitv takes an absolute deadline on the given clock.
-    let deadline = timeout.map(|t| {
-        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: `now` is a valid out-pointer for the call.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-        let nanos = now.tv_nsec as u64 + u64::from(t.subsec_nanos());
-        libc::timespec {
-            tv_sec: now
-                .tv_sec
-                .saturating_add(libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX))
-                .saturating_add((nanos / 1_000_000_000) as libc::time_t),
-            tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
-        }
-    });
-    let ts_ptr = deadline
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `waiters` is a live array of `words.len()` kernel-layout
-    // entries naming live, aligned u32s; `ts_ptr` is null or points to a
-    // timespec on this stack frame.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_futex_waitv,
-            waiters.as_ptr(),
-            waiters.len() as libc::c_uint,
-            0,
-            ts_ptr,
-            libc::CLOCK_MONOTONIC,
-        )
-    };
-    if ret < 0 {
-        let e = io::Error::last_os_error();
-        if !matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EINTR | libc::ETIMEDOUT)) {
-            return Err(e);
+/// Most futexes one futex_waitv sleeps on (`FUTEX_WAITV_MAX`).
+pub const FUTEX_WAITV_MAX: usize = 128;
+
+/// The futexes of one futex_waitv call, built on the stack (no allocation
+/// per wait): words and the values they are expected to hold.
+pub struct WaitList<'a> {
+    waiters: [FutexWaitv; FUTEX_WAITV_MAX],
+    len: usize,
+    _words: std::marker::PhantomData<&'a AtomicU32>,
+}
+
+impl std::fmt::Debug for WaitList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitList").field("len", &self.len).finish()
+    }
+}
+
+impl Default for WaitList<'_> {
+    fn default() -> Self {
+        WaitList {
+            waiters: [FutexWaitv {
+                val: 0,
+                uaddr: 0,
+                flags: 0,
+                reserved: 0,
+            }; FUTEX_WAITV_MAX],
+            len: 0,
+            _words: std::marker::PhantomData,
         }
     }
-    Ok(())
+}
+
+impl<'a> WaitList<'a> {
+    /// Adds `word`, expected to hold `expected`; `InvalidInput` past
+    /// [`FUTEX_WAITV_MAX`].
+    pub fn push(&mut self, word: &'a AtomicU32, expected: u32) -> io::Result<()> {
+        let slot = self
+            .waiters
+            .get_mut(self.len)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        *slot = FutexWaitv {
+            val: u64::from(expected),
+            uaddr: word.as_ptr() as u64,
+            flags: FUTEX2_SIZE_U32,
+            reserved: 0,
+        };
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Sleeps until one of the words differs from its expected value or is
+    /// woken, at most `timeout` (futex_waitv, Linux 5.16+). Shared futexes,
+    /// as [`futex_wait`]. Timing out, a changed value and EINTR are all
+    /// `Ok`; so is an empty list (nothing to wait for).
+    pub fn wait(&self, timeout: Option<Duration>) -> io::Result<()> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        // futex_waitv takes an absolute deadline on the given clock.
+        let deadline = timeout.map(|t| {
+            let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: `now` is a valid out-pointer for the call.
+            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+            let nanos = now.tv_nsec as u64 + u64::from(t.subsec_nanos());
+            libc::timespec {
+                tv_sec: now
+                    .tv_sec
+                    .saturating_add(libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX))
+                    .saturating_add((nanos / 1_000_000_000) as libc::time_t),
+                tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
+            }
+        });
+        let ts_ptr = deadline
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: the first `len` waiters are kernel-layout entries naming
+        // u32s borrowed for 'a, which outlives `self`; `ts_ptr` is null or
+        // points to a timespec on this stack frame.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_futex_waitv,
+                self.waiters.as_ptr(),
+                self.len as libc::c_uint,
+                0,
+                ts_ptr,
+                libc::CLOCK_MONOTONIC,
+            )
+        };
+        if ret < 0 {
+            let e = io::Error::last_os_error();
+            if !matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EINTR | libc::ETIMEDOUT)) {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Wakes every sleeper on `word`.

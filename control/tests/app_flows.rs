@@ -155,12 +155,14 @@ fn a_peer_that_deallocates_ends_blocked_reads_and_raises_down() {
 fn fevent_reports_packets_and_asynchronous_allocation() {
     let (_irmd, ipc) = setup("app-fevent", "ev");
     let mut fq = FQueue::new();
-    // Asynchronous: returns at once, pending, then Alloc on the set.
+    // Asynchronous: returns at once, pending while no process accepts (the
+    // request waits up to 1 s for one), then Alloc on the set.
+    let client = ipc.flow_alloc("ev", QosSpec::RAW, Some(Duration::ZERO)).unwrap();
+    let mut buf = [0u8; 8];
+    assert!(matches!(client.read(&mut buf), Err(Error::Pending(_))));
+    assert!(!client.is_up() && client.id().is_none());
     let accept = std::thread::scope(|s| {
         let acceptor = s.spawn(|| ipc.flow_accept(Some(Duration::from_secs(10))));
-        let client = ipc.flow_alloc("ev", QosSpec::RAW, Some(Duration::ZERO)).unwrap();
-        let mut buf = [0u8; 8];
-        assert!(matches!(client.read(&mut buf), Err(Error::Pending(_))) || client.is_up());
         let mut set = FlowSet::new();
         set.add(&client);
         let mut events = Vec::new();
@@ -170,9 +172,9 @@ fn fevent_reports_packets_and_asynchronous_allocation() {
             events.extend(&mut fq);
         }
         assert!(client.is_up());
-        (client, acceptor.join().unwrap().unwrap())
+        acceptor.join().unwrap().unwrap()
     });
-    let (client, server) = accept;
+    let server = accept;
     let mut set = FlowSet::new();
     set.add(&server);
     assert!(matches!(

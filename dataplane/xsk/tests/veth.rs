@@ -56,6 +56,25 @@ fn deadline(secs: u64) -> Instant {
     Instant::now() + Duration::from_secs(secs)
 }
 
+/// What most tests start from: the veth pair xa-xb (removed when dropped),
+/// a pool, its UMEM and a cache.
+fn rig() -> (LocalVeth, Pool, Umem, PoolCache) {
+    let veth = LocalVeth::new("xa", "xb").unwrap();
+    let pool = pool();
+    let umem = Umem::new(&pool).unwrap();
+    let cache = pool.cache().unwrap();
+    (veth, pool, umem, cache)
+}
+
+/// An AF_XDP socket on xb, queue 0, that XDP in `mode` steers xb's o7s
+/// frames to.
+fn steered(umem: &Umem, mode: XdpMode) -> (XskSocket, XdpRedirect) {
+    let xsk = XskSocket::new(umem, "xb", 0, XskConfig::default()).unwrap();
+    let xdp = XdpRedirect::attach("xb", mode);
+    xdp.register(0, xsk.fd());
+    (xsk, xdp)
+}
+
 #[test]
 fn ring_sizes_that_are_not_powers_of_two_are_refused_before_any_syscall() {
     let pool = pool();
@@ -76,10 +95,7 @@ fn ring_sizes_that_are_not_powers_of_two_are_refused_before_any_syscall() {
 #[test]
 fn ten_thousand_frames_sent_by_af_xdp_reach_the_peer_byte_exact() {
     in_netns(|| {
-        let _veth = LocalVeth::new("xa", "xb").unwrap();
-        let pool = pool();
-        let umem = Umem::new(&pool).unwrap();
-        let mut cache = pool.cache().unwrap();
+        let (_veth, pool, umem, mut cache) = rig();
         let mut xsk = XskSocket::new(&umem, "xa", 0, XskConfig::default()).unwrap();
         // veth has no zero-copy support: Auto falls back to copy mode.
         assert_eq!(xsk.info().mode, Mode::Copy);
@@ -174,13 +190,8 @@ fn send_and_receive(
 }
 
 fn rx_through_xdp(mode: XdpMode) {
-    let _veth = LocalVeth::new("xa", "xb").unwrap();
-    let pool = pool();
-    let umem = Umem::new(&pool).unwrap();
-    let mut cache = pool.cache().unwrap();
-    let mut xsk = XskSocket::new(&umem, "xb", 0, XskConfig::default()).unwrap();
-    let xdp = XdpRedirect::attach("xb", mode);
-    xdp.register(0, xsk.fd());
+    let (_veth, pool, umem, mut cache) = rig();
+    let (mut xsk, xdp) = steered(&umem, mode);
     assert_eq!(xsk.fill(&mut cache, usize::MAX), 4096);
     let sender = PacketSocket::bind("xa", ETH_O7S).unwrap();
 
@@ -226,10 +237,7 @@ fn frames_steered_by_generic_xdp_land_256_octets_into_their_chunk() {
 fn two_sockets_share_one_umem_and_forward_a_frame_by_its_buffer_index() {
     // AF_XDP(xa) --> xb + XDP --> AF_XDP(xb) --tx, same buffers--> xa --> capture
     in_netns(|| {
-        let _veth = LocalVeth::new("xa", "xb").unwrap();
-        let pool = pool();
-        let umem = Umem::new(&pool).unwrap();
-        let mut cache = pool.cache().unwrap();
+        let (_veth, pool, umem, mut cache) = rig();
         let mut a = XskSocket::new(&umem, "xa", 0, XskConfig::default()).unwrap();
         let mut b = XskSocket::new(&umem, "xb", 0, XskConfig::default()).unwrap();
         assert!(!a.info().shared_umem && b.info().shared_umem);
@@ -290,10 +298,7 @@ fn two_sockets_share_one_umem_and_forward_a_frame_by_its_buffer_index() {
 #[test]
 fn a_full_completion_ring_backs_up_tx_and_unsent_frames_stay_with_the_caller() {
     in_netns(|| {
-        let _veth = LocalVeth::new("xa", "xb").unwrap();
-        let pool = pool();
-        let umem = Umem::new(&pool).unwrap();
-        let mut cache = pool.cache().unwrap();
+        let (_veth, pool, umem, mut cache) = rig();
         let config = XskConfig {
             tx_size: 64,
             comp_size: 32,
@@ -341,13 +346,8 @@ fn a_full_completion_ring_backs_up_tx_and_unsent_frames_stay_with_the_caller() {
 #[test]
 fn drain_returns_the_buffers_the_kernel_held_in_every_ring() {
     in_netns(|| {
-        let _veth = LocalVeth::new("xa", "xb").unwrap();
-        let pool = pool();
-        let umem = Umem::new(&pool).unwrap();
-        let mut cache = pool.cache().unwrap();
-        let mut xsk = XskSocket::new(&umem, "xb", 0, XskConfig::default()).unwrap();
-        let xdp = XdpRedirect::attach("xb", XdpMode::Native);
-        xdp.register(0, xsk.fd());
+        let (_veth, pool, umem, mut cache) = rig();
+        let (mut xsk, xdp) = steered(&umem, XdpMode::Native);
         xsk.fill(&mut cache, usize::MAX);
         let sender = PacketSocket::bind("xa", ETH_O7S).unwrap();
         for seq in 0..100 {
@@ -382,13 +382,8 @@ fn drain_returns_the_buffers_the_kernel_held_in_every_ring() {
 #[test]
 fn without_fill_buffers_the_kernel_drops_and_counts_until_the_ring_is_filled() {
     in_netns(|| {
-        let _veth = LocalVeth::new("xa", "xb").unwrap();
-        let pool = pool();
-        let umem = Umem::new(&pool).unwrap();
-        let mut cache = pool.cache().unwrap();
-        let mut xsk = XskSocket::new(&umem, "xb", 0, XskConfig::default()).unwrap();
-        let xdp = XdpRedirect::attach("xb", XdpMode::Native);
-        xdp.register(0, xsk.fd());
+        let (_veth, pool, umem, mut cache) = rig();
+        let (mut xsk, xdp) = steered(&umem, XdpMode::Native);
         let sender = PacketSocket::bind("xa", ETH_O7S).unwrap();
         for seq in 0..10 {
             sender.send_retrying(&frame(seq, 100)).unwrap();

@@ -1172,12 +1172,29 @@ mod tests {
         assert!(parse_dir_hash("sha3_256").is_err());
     }
 
+    /// Asserts that each (key, text) is refused as not a number or as out
+    /// of range.
+    fn refused(cases: &[(BootstrapKey, &str)], out_of_range: bool) {
+        for &(key, text) in cases {
+            let got = set(key, text);
+            let ok = match got {
+                Err(ValueProblem::OutOfRange { .. }) => out_of_range,
+                Err(ValueProblem::NotANumber { .. }) => !out_of_range,
+                _ => false,
+            };
+            assert!(ok, "{key:?} {text:?}: {got:?}");
+        }
+    }
+
     #[test]
     fn ethertype_is_hex_with_or_without_0x_in_0600_to_fffe() {
-        assert_eq!(set(BootstrapKey::Ethertype, "0xA007").unwrap().ethertype, Some(0xA007));
-        assert_eq!(set(BootstrapKey::Ethertype, "a007").unwrap().ethertype, Some(0xA007));
-        assert_eq!(set(BootstrapKey::Ethertype, "0600").unwrap().ethertype, Some(0x0600));
-        assert_eq!(set(BootstrapKey::Ethertype, "FFFE").unwrap().ethertype, Some(0xFFFE));
+        for (text, value) in [("0xA007", 0xA007), ("a007", 0xA007), ("0600", 0x0600), ("FFFE", 0xFFFE)] {
+            assert_eq!(
+                set(BootstrapKey::Ethertype, text).unwrap().ethertype,
+                Some(value),
+                "{text}"
+            );
+        }
         assert_eq!(
             set(BootstrapKey::Ethertype, "0x05FF"),
             Err(ValueProblem::OutOfRange {
@@ -1186,18 +1203,11 @@ mod tests {
                 max: 0xFFFE
             })
         );
-        assert!(matches!(
-            set(BootstrapKey::Ethertype, "0xFFFF"),
-            Err(ValueProblem::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            set(BootstrapKey::Ethertype, "0xZZ"),
-            Err(ValueProblem::NotANumber { .. })
-        ));
-        assert!(matches!(
-            set(BootstrapKey::Ethertype, "0x"),
-            Err(ValueProblem::NotANumber { .. })
-        ));
+        refused(&[(BootstrapKey::Ethertype, "0xFFFF")], true);
+        refused(
+            &[(BootstrapKey::Ethertype, "0xZZ"), (BootstrapKey::Ethertype, "0x")],
+            false,
+        );
     }
 
     #[test]
@@ -1211,30 +1221,22 @@ mod tests {
                 max: 255
             })
         );
-        assert!(matches!(
-            set(BootstrapKey::MaxTtl, "256"),
-            Err(ValueProblem::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            set(BootstrapKey::MaxTtl, "-1"),
-            Err(ValueProblem::NotANumber { .. })
-        ));
-        assert!(matches!(
-            set(BootstrapKey::MaxTtl, "6o"),
-            Err(ValueProblem::NotANumber { .. })
-        ));
-        assert!(matches!(
-            set(BootstrapKey::MaxTtl, "99999999999999999999999"),
-            Err(ValueProblem::NotANumber { .. })
-        ));
-        assert!(matches!(
-            set(BootstrapKey::Port, "0"),
-            Err(ValueProblem::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            set(BootstrapKey::Port, "65536"),
-            Err(ValueProblem::OutOfRange { .. })
-        ));
+        refused(
+            &[
+                (BootstrapKey::MaxTtl, "256"),
+                (BootstrapKey::Port, "0"),
+                (BootstrapKey::Port, "65536"),
+            ],
+            true,
+        );
+        refused(
+            &[
+                (BootstrapKey::MaxTtl, "-1"),
+                (BootstrapKey::MaxTtl, "6o"),
+                (BootstrapKey::MaxTtl, "99999999999999999999999"),
+            ],
+            false,
+        );
     }
 
     #[test]

@@ -307,15 +307,8 @@ impl RxSide {
         }
     }
 
-    /// Enters the kernel if there is something to submit or completions
-    /// wait to be posted.
     fn kick(&mut self, c: &mut UringCounters) {
-        let sq = self.uring.submission();
-        let needed = !sq.is_empty() || sq.taskrun();
-        drop(sq);
-        if needed {
-            enter(&self.uring, c);
-        }
+        kick(&mut self.uring, c);
     }
 
     /// Handles a completion of the multishot receive: a datagram (with its
@@ -524,12 +517,18 @@ impl TxSide {
     }
 
     fn kick(&mut self, c: &mut UringCounters) {
-        let sq = self.uring.submission();
-        let needed = !sq.is_empty() || sq.taskrun();
-        drop(sq);
-        if needed {
-            enter(&self.uring, c);
-        }
+        kick(&mut self.uring, c);
+    }
+}
+
+/// Enters the kernel if there is something to submit or completions wait
+/// to be posted.
+fn kick(uring: &mut IoUring, c: &mut UringCounters) {
+    let sq = uring.submission();
+    let needed = !sq.is_empty() || sq.taskrun();
+    drop(sq);
+    if needed {
+        enter(uring, c);
     }
 }
 

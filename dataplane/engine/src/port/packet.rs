@@ -37,10 +37,10 @@
 
 use std::ffi::c_int;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::ptr::NonNull;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use o7s_mem::sys::Mapping;
 use o7s_mem::{Buf, PoolCache};
 use o7s_wire::eth;
 
@@ -132,23 +132,11 @@ pub struct KernelStats {
     pub drops: u32,
 }
 
-/// The two rings, mapped.
-struct RingMap {
-    base: NonNull<u8>,
-    len: usize,
-}
-
-impl Drop for RingMap {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `AfPacketPort::open`, unmapped once.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
-    }
-}
-
 /// A port over an AF_PACKET socket with TPACKET_V2 RX and TX rings.
 pub struct AfPacketPort {
     info: PortInfo,
-    map: RingMap,
+    /// The two rings, RX then TX.
+    map: Mapping,
     fd: OwnedFd,
     ifindex: i32,
     mac: [u8; 6],
@@ -168,10 +156,6 @@ pub struct AfPacketPort {
     tx_pending: usize,
     counters: PacketCounters,
 }
-
-// SAFETY: the ring pointers point into a mapping the port owns; nothing in
-// it is tied to a thread, so the port may move to another thread.
-unsafe impl Send for AfPacketPort {}
 
 impl std::fmt::Debug for AfPacketPort {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -303,26 +287,9 @@ impl AfPacketPort {
         set_opt(sock, libc::SOL_PACKET, libc::PACKET_RX_RING, &req).map_err(io_err("PACKET_RX_RING"))?;
         set_opt(sock, libc::SOL_PACKET, libc::PACKET_TX_RING, &req).map_err(io_err("PACKET_TX_RING"))?;
 
-        let len = 2 * frames * frame_size;
-        // SAFETY: maps the socket's two rings (RX then TX, as the kernel
-        // lays them out) into fresh address space; the result is checked.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
-                sock,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io_err("mapping the packet rings")(io::Error::last_os_error()));
-        }
-        let map = RingMap {
-            base: NonNull::new(ptr.cast::<u8>()).ok_or(PacketError::Config("mmap returned null"))?,
-            len,
-        };
+        // The socket's two rings, RX then TX, as the kernel lays them out.
+        let map =
+            Mapping::map(fd.as_fd(), 2 * frames * frame_size, true).map_err(io_err("mapping the packet rings"))?;
 
         let sll = libc::sockaddr_ll {
             sll_family: libc::AF_PACKET as u16,
@@ -428,7 +395,7 @@ impl AfPacketPort {
         let offset = (usize::from(tx) * self.frames + i) * self.frame_size;
         // SAFETY: i < frames, so the frame lies inside the mapping of
         // 2 * frames * frame_size octets.
-        unsafe { self.map.base.as_ptr().add(offset).cast() }
+        unsafe { self.map.as_ptr().add(offset).cast() }
     }
 
     /// The status word of frame `i` of the RX (`tx = false`) or TX ring.
@@ -538,7 +505,6 @@ impl AfPacketPort {
 impl Port for AfPacketPort {
     /// The packet socket: readable when its RX ring has frames.
     fn wait_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        use std::os::fd::AsFd;
         Some(self.fd.as_fd())
     }
 

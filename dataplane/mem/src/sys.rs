@@ -81,6 +81,13 @@ impl Mapping {
     /// Maps `len` octets of `fd` shared. `populate` pre-faults the pages so
     /// that hugepage shortage shows up here rather than as SIGBUS later.
     pub fn map(fd: BorrowedFd<'_>, len: usize, populate: bool) -> io::Result<Mapping> {
+        Mapping::map_at(fd, 0, len, populate)
+    }
+
+    /// As [`map`](Self::map), from octet `offset` of `fd` (a kernel ring's
+    /// page offset, for sockets that expose several rings).
+    pub fn map_at(fd: BorrowedFd<'_>, offset: u64, len: usize, populate: bool) -> io::Result<Mapping> {
+        let offset = libc::off_t::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         if len == 0 {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
@@ -97,7 +104,7 @@ impl Mapping {
                 libc::PROT_READ | libc::PROT_WRITE,
                 flags,
                 fd.as_raw_fd(),
-                0,
+                offset,
             )
         };
         if ptr == libc::MAP_FAILED {

@@ -17,7 +17,7 @@ use o7s_mem::{Buf, Desc, PoolCache, SlotId};
 use crate::XskError;
 use crate::lent::Lent;
 use crate::ring::{ConsRing, Memory, ProdRing, XdpDesc};
-use crate::sys::{self, RingMapping};
+use crate::sys;
 use crate::umem::Umem;
 
 /// How to bind.
@@ -332,7 +332,7 @@ impl Opened {
                 .ok()
                 .and_then(|d| d.checked_add(entries as usize * entry))
                 .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidData));
-            len.and_then(|len| RingMapping::map(fd.as_fd(), pgoff, len))
+            len.and_then(|len| sys::map_ring(fd.as_fd(), pgoff, len))
                 .map(Memory::Kernel)
                 .map_err(err("mmap(ring)"))
         };

@@ -8,7 +8,7 @@
 //! | [`register_umem`] | `XDP_UMEM_REG`: the pool's buffer area becomes a UMEM |
 //! | [`set_ring_size`] | `XDP_{RX,TX}_RING`, `XDP_UMEM_{FILL,COMPLETION}_RING` |
 //! | [`mmap_offsets`] | `XDP_MMAP_OFFSETS`: where the index words and descriptors lie |
-//! | [`RingMapping::map`] | mapping one ring (unmapped on drop) |
+//! | [`map_ring`] | mapping one ring (an `o7s_mem` mapping, unmapped on drop) |
 //! | [`bind`] | binding to (ifindex, queue), own or shared UMEM |
 //! | [`zero_copy`], [`statistics`] | `XDP_OPTIONS`, `XDP_STATISTICS` |
 //! | [`kick_tx`], [`wakeup_rx`] | `sendto` / `recvfrom` with no data: the need-wakeup kicks |
@@ -222,54 +222,10 @@ pub(crate) fn ifname(index: u32) -> io::Result<String> {
 
 /// One ring mapped from the socket, unmapped on drop. The kernel keeps the
 /// ring's pages alive while either the socket or the mapping exists.
-#[derive(Debug)]
-pub(crate) struct RingMapping {
-    ptr: NonNull<u8>,
-    len: usize,
-}
+pub(crate) type RingMapping = o7s_mem::sys::Mapping;
 
-// SAFETY: a RingMapping is an address range; access to its words goes
-// through the ring types' atomics and their single-owner discipline.
-unsafe impl Send for RingMapping {}
-
-impl RingMapping {
-    /// Maps `len` octets of the ring at page offset `pgoff` (one of the
-    /// `XDP_PGOFF_*` / `XDP_UMEM_PGOFF_*` constants), pre-faulted.
-    pub(crate) fn map(fd: BorrowedFd<'_>, pgoff: u64, len: usize) -> io::Result<RingMapping> {
-        let offset = libc::off_t::try_from(pgoff).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: a fresh shared mapping at a kernel-chosen address; it
-        // aliases no Rust object.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
-                fd.as_raw_fd(),
-                offset,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::from(io::ErrorKind::Other))?;
-        Ok(RingMapping { ptr, len })
-    }
-
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-}
-
-impl Drop for RingMapping {
-    fn drop(&mut self) {
-        // SAFETY: we own this mapping, made by `map` with this length; the
-        // ring views borrowing it are dropped with their owner, before or
-        // together with it.
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
-    }
+/// Maps `len` octets of the ring at page offset `pgoff` (one of the
+/// `XDP_PGOFF_*` / `XDP_UMEM_PGOFF_*` constants), pre-faulted.
+pub(crate) fn map_ring(fd: BorrowedFd<'_>, pgoff: u64, len: usize) -> io::Result<RingMapping> {
+    RingMapping::map_at(fd, pgoff, len, true)
 }

@@ -7,13 +7,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 
-fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
+use o7s_mem::sys::cvt;
 
 fn seqpacket_socket() -> io::Result<OwnedFd> {
     // SAFETY: plain syscall; a non-negative result is a new fd we own.

@@ -22,7 +22,9 @@ use std::time::Duration;
 /// `MFD_HUGE_2MB`: log2(2 MiB) in the MFD_HUGE_SHIFT (26) position.
 const MFD_HUGE_2MB: libc::c_uint = 21 << 26;
 
-fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+/// A libc return value as a `Result`: negative means `errno` says why.
+/// The sibling crates' kernel boundaries (o7s-xsk, o7s-app) use it too.
+pub fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {

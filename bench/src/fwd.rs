@@ -426,22 +426,20 @@ impl Bench<'_> {
         let router = self.cores[1].id;
         let thread_ticks = || -> Vec<Option<u64>> { threads.iter().map(|(_, path)| cpu::thread_ticks(path)).collect() };
         let sampled = (|| -> Result<_> {
+            // Everything a window compares, read at its start and its end.
+            let sample = || -> Result<_> {
+                Ok((
+                    counts()?,
+                    CpuTimes::sample()?,
+                    self.generator.completed(),
+                    thread_ticks(),
+                    Instant::now(),
+                ))
+            };
             self.wait(self.args.warmup)?;
-            let (c0, cpu0, g0, th0, t0) = (
-                counts()?,
-                CpuTimes::sample()?,
-                self.generator.completed(),
-                thread_ticks(),
-                Instant::now(),
-            );
+            let (c0, cpu0, g0, th0, t0) = sample()?;
             self.wait(self.args.duration)?;
-            let (c1, cpu1, g1, th1, t1) = (
-                counts()?,
-                CpuTimes::sample()?,
-                self.generator.completed(),
-                thread_ticks(),
-                Instant::now(),
-            );
+            let (c1, cpu1, g1, th1, t1) = sample()?;
             let ticks = cpu0.ticks_until(&cpu1, router);
             let shares = threads
                 .iter()

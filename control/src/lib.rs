@@ -18,7 +18,9 @@
 //!
 //! Binaries: `irmd` (the daemon) and `irm` (the CLI, which checks a command
 //! line with [`irm_cli`] and has irmd run it).
-#![forbid(unsafe_code)]
+//!
+//! `unsafe` is denied (workspace lints) except in [`irmd::sys`], irmd's
+//! kernel and C-library boundary.
 
 pub mod ipcp_config;
 pub mod irm;

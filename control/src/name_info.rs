@@ -27,8 +27,14 @@ use crate::ipcp_config::ValueProblem;
 /// `IPCP_NAME_SIZE`, `LAYER_NAME_SIZE` of the C prototype).
 pub const MAX_NAME_LEN: usize = 255;
 
-/// Checks a name, IPCP name or layer name: not empty, at most
-/// [`MAX_NAME_LEN`] octets, no NUL (the C side stores them as C strings).
+/// Checks a name, IPCP name or layer name. The rule: 1 to
+/// [`MAX_NAME_LEN`] octets of UTF-8 made of visible characters — letters,
+/// digits, punctuation and symbols of any script. Refused: whitespace
+/// (names are single words in `irm` command lines, in tables and in the
+/// TOML file's `args`), control characters (a newline or an escape
+/// sequence would forge lines in logs and tables), and the invisible
+/// formatting characters (zero-width and bidirectional controls) that make
+/// two different names look alike.
 pub fn check_name(name: &str) -> Result<(), ValueProblem> {
     if name.is_empty() {
         return Err(ValueProblem::Invalid {
@@ -42,13 +48,43 @@ pub fn check_name(name: &str) -> Result<(), ValueProblem> {
             max: MAX_NAME_LEN,
         });
     }
-    if name.contains('\0') {
-        return Err(ValueProblem::Invalid {
+    let refused = |reason| {
+        Err(ValueProblem::Invalid {
             value: name.to_owned(),
-            reason: "contains a NUL character",
-        });
+            reason,
+        })
+    };
+    for c in name.chars() {
+        if c.is_control() {
+            return refused("contains a control character");
+        }
+        if c.is_whitespace() {
+            return refused("contains white space");
+        }
+        if is_invisible_format(c) {
+            return refused("contains an invisible formatting character");
+        }
     }
     Ok(())
+}
+
+/// Unicode format characters (category Cf) that render as nothing or
+/// reorder text: soft hyphen, zero-width spaces and joiners, directional
+/// marks, embeddings, overrides and isolates, invisible operators, the
+/// byte-order mark, interlinear annotation and tag characters.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 /// How irmd picks among several processes accepting flows for one name.
@@ -218,15 +254,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_one_to_255_octets_without_nul() {
-        assert!(check_name("oping").is_ok());
+    fn names_are_one_to_255_octets_of_visible_characters() {
+        for good in ["oping", "ouroboros.rocks.oping", "a-b_c:d/e@f", "ωπινγ", "名前", "☃"] {
+            assert_eq!(check_name(good), Ok(()), "{good:?}");
+        }
         assert!(check_name(&"n".repeat(255)).is_ok());
         assert_eq!(
             check_name(&"n".repeat(256)),
             Err(ValueProblem::TooLong { len: 256, max: 255 })
         );
+        // A 2-octet character counts as 2.
+        assert!(check_name(&"é".repeat(128)).is_err());
         assert!(check_name("").is_err());
-        assert!(check_name("a\0b").is_err());
+        for (bad, reason) in [
+            ("a\0b", "contains a control character"),
+            ("a\nb", "contains a control character"),
+            ("red\x1b[31m", "contains a control character"),
+            ("a\u{7f}", "contains a control character"),
+            ("a\u{85}b", "contains a control character"),
+            ("two words", "contains white space"),
+            ("tab\u{3000}wide", "contains white space"),
+            ("evil\u{202e}gnp.exe", "contains an invisible formatting character"),
+            ("zero\u{200b}width", "contains an invisible formatting character"),
+            ("\u{feff}bom", "contains an invisible formatting character"),
+        ] {
+            assert_eq!(
+                check_name(bad),
+                Err(ValueProblem::Invalid {
+                    value: bad.to_owned(),
+                    reason
+                }),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

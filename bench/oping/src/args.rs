@@ -72,7 +72,9 @@ pub enum ArgError {
     name = "oping",
     about = "Checks liveness between a client and a server and reports the round-trip time (RTT)",
     after_help = "TIME is a whole number with an optional unit: ms (the default), s, m, h or d.\n\
-                  Without --count or --duration the client runs until interrupted."
+                  Without --count or --duration the client runs until interrupted.\n\n\
+                  Exit status, as ping's: 0 when every request sent got its reply, 1 when some or\n\
+                  all were lost (or none was sent), 2 on any other error (no irmd, no flow)."
 )]
 pub struct OpingArgs {
     /// Run in server mode

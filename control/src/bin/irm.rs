@@ -28,8 +28,27 @@ fn resolve_program(path: &Path) -> Result<PathBuf, String> {
         .map_err(|e| format!("program {}: {e}", candidate.display()))
 }
 
+/// The command line as strings: names travel to irmd as UTF-8, so an
+/// argument that is not is refused here, naming it.
+fn utf8_args() -> Result<Vec<String>, String> {
+    std::env::args_os()
+        .skip(1)
+        .enumerate()
+        .map(|(i, a)| {
+            a.into_string()
+                .map_err(|a| format!("irm: argument {} ({a:?}) is not valid UTF-8", i + 1))
+        })
+        .collect()
+}
+
 fn main() -> ExitCode {
-    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv = match utf8_args() {
+        Ok(argv) => argv,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // `--help` anywhere, as operators type it, is the help of what precedes
     // (not after `--`: those are a program's arguments).
     let options_end = argv.iter().position(|a| a == "--").unwrap_or(argv.len());

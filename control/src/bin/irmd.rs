@@ -27,6 +27,33 @@ struct Args {
     /// Packet buffers in the shared pool (2 KiB each).
     #[arg(long, default_value_t = 16384, value_parser = clap::value_parser!(u32).range(64..=(1 << 24)))]
     buffers: u32,
+    /// Group (name or gid) whose members may manage irmd as its owner does:
+    /// bootstrap, destroy, bind, register, enrol. Without it, only irmd's
+    /// own user (and root) may.
+    #[arg(long, value_name = "GROUP")]
+    operators: Option<String>,
+    /// Group (name or gid) whose members may run applications (allocate
+    /// and accept flows) and list IPCPs and names, but not manage irmd.
+    /// The runtime directory and socket get this group (else the operators
+    /// group); give operators both groups.
+    #[arg(long, value_name = "GROUP")]
+    users: Option<String>,
+    /// Connections irmd serves at once (each process holds one).
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+    /// Connections one user may hold at once.
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections_per_user: u32,
+    /// Flows one process may hold at once (each costs two rings); 0: no cap.
+    #[arg(long, default_value_t = 4096)]
+    max_flows_per_process: u32,
+}
+
+/// A group given by name or number, or an error naming it.
+fn group(option: &str, value: Option<&str>) -> Result<Option<u32>, String> {
+    value
+        .map(|g| o7s_control::irmd::sys::group_id(g).map_err(|e| format!("--{option} {g}: {e}")))
+        .transpose()
 }
 
 fn main() -> ExitCode {
@@ -52,6 +79,22 @@ fn main() -> ExitCode {
     let mut options = Options::new(args.rundir);
     options.config = args.config;
     options.pool.count = args.buffers;
+    options.limits.total = args.max_connections as usize;
+    options.limits.per_user = args.max_connections_per_user as usize;
+    options.flows_per_process = (args.max_flows_per_process > 0).then_some(args.max_flows_per_process as usize);
+    match (
+        group("operators", args.operators.as_deref()),
+        group("users", args.users.as_deref()),
+    ) {
+        (Ok(operators), Ok(users)) => {
+            options.access.operators = operators;
+            options.access.users = users;
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("irmd: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     match irmd::run(&options, &stop) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

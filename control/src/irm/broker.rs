@@ -126,6 +126,23 @@ impl Irm {
         self.flows.keys().filter_map(|&f| self.flow_info(f)).collect()
     }
 
+    /// Caps the flows one process may hold, pending or allocated (each
+    /// costs two rings); `None` lifts the cap. A process at the cap has
+    /// its `flow_alloc` and `flow_accept` refused with
+    /// [`IrmError::TooManyFlows`] and is passed over for arriving flows.
+    pub fn set_flow_limit(&mut self, limit: Option<usize>) {
+        self.flow_limit = limit;
+    }
+
+    fn check_flow_limit(&self, pid: u32) -> Result<(), IrmError> {
+        let Some(limit) = self.flow_limit else { return Ok(()) };
+        let held = self.flows.values().filter(|f| f.pid == Some(pid)).count();
+        if held >= limit {
+            return Err(IrmError::TooManyFlows { pid, limit });
+        }
+        Ok(())
+    }
+
     // ---- requester side ---------------------------------------------
 
     /// A process's `flow_alloc(dst, qos)`: hashes `dst` in every layer that
@@ -137,6 +154,7 @@ impl Irm {
         if !self.process_alive(pid) {
             return Err(IrmError::UnknownProcess(pid));
         }
+        self.check_flow_limit(pid)?;
         let mut ranked: Vec<_> = self
             .ipcps
             .iter()
@@ -314,22 +332,26 @@ impl Irm {
                 self.hand_to(id, pid);
             }
             None => {
-                if let Some((path, args)) = auto
+                if let Some((path, auto)) = auto
                     && !already_starting
                 {
-                    self.events.push_back(IrmEvent::StartProgram { path, args });
+                    self.events.push_back(IrmEvent::StartProgram {
+                        path,
+                        args: auto.args,
+                        account: auto.account,
+                    });
                 }
             }
         }
         Ok(id)
     }
 
-    fn auto_start_program(&self, name: &str) -> Option<(std::path::PathBuf, Vec<String>)> {
+    fn auto_start_program(&self, name: &str) -> Option<(std::path::PathBuf, super::AutoStart)> {
         self.programs.iter().find_map(|(path, names)| {
             names
                 .get(name)
-                .and_then(|args| args.clone())
-                .map(|args| (path.clone(), args))
+                .and_then(|auto| auto.clone())
+                .map(|auto| (path.clone(), auto))
         })
     }
 
@@ -342,7 +364,7 @@ impl Irm {
             .acceptors
             .iter()
             .enumerate()
-            .filter(|(_, a)| self.process_bound_to(a.pid, name))
+            .filter(|(_, a)| self.process_bound_to(a.pid, name) && self.check_flow_limit(a.pid).is_ok())
             .filter_map(|(i, a)| self.processes.get(&a.pid).map(|p| (p.seq, i)))
             .collect();
         let first = eligible.iter().min().copied();
@@ -381,6 +403,7 @@ impl Irm {
         if !self.process_alive(pid) {
             return Err(IrmError::UnknownProcess(pid));
         }
+        self.check_flow_limit(pid)?;
         let pending = self
             .flows
             .iter()

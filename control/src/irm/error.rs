@@ -34,6 +34,14 @@ pub enum IrmError {
     /// No living process has this pid.
     #[error("no process with pid {0} is known to the IRM")]
     UnknownProcess(u32),
+    /// The process holds as many flows as irmd allows one process.
+    #[error("process {pid} holds {limit} flows, the most irmd allows one process")]
+    TooManyFlows {
+        /// The process.
+        pid: u32,
+        /// The cap.
+        limit: usize,
+    },
     /// A process announced itself twice.
     #[error("process {0} is already known to the IRM")]
     DuplicateProcess(u32),

@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | IPCPs | IPCP name | type, state, layer and its hash algorithm once in a layer, names bound to it, creation order |
 //! | names | name | load balancing, OAP paths, IPCPs it is registered with |
-//! | programs | path | names it is bound to, each with optional auto-start args |
+//! | programs | path | names it is bound to, each with optional auto-start args and the account that bound it |
 //! | processes | pid | program (if announced with one), names bound to the pid, announce order |
 //! | acceptors | — | processes blocked in `flow_accept`, oldest first |
 //! | flows | [`FlowId`] | owner pid, name, IPCP, hash, QoS, state, which sides released |
@@ -263,6 +263,8 @@ pub enum IrmEvent {
         path: PathBuf,
         /// Its arguments.
         args: Vec<String>,
+        /// Whom it runs as: whoever bound it, never anyone else.
+        account: Account,
     },
     /// An arrived request met an accepting process: reply to its
     /// `flow_accept`.
@@ -418,14 +420,37 @@ struct Acceptor {
 pub struct Irm {
     ipcps: BTreeMap<String, Ipcp>,
     names: BTreeMap<String, Name>,
-    /// program → name → auto-start args (`None`: bound, not auto-started).
-    programs: BTreeMap<PathBuf, BTreeMap<String, Option<Vec<String>>>>,
+    /// program → name → auto-start (`None`: bound, not auto-started).
+    programs: BTreeMap<PathBuf, BTreeMap<String, Option<AutoStart>>>,
     processes: BTreeMap<u32, Process>,
     acceptors: Vec<Acceptor>,
     flows: BTreeMap<FlowId, broker::Flow>,
     events: VecDeque<IrmEvent>,
     next_seq: u64,
     next_flow: u32,
+    /// Most flows one process may hold ([`Irm::set_flow_limit`]).
+    flow_limit: Option<usize>,
+}
+
+/// A user account as the kernel names it: whom a binding acts for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Account {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Supplementary group ids.
+    pub groups: Vec<u32>,
+}
+
+/// How irmd starts a program bound with `auto` when a flow arrives for
+/// one of its names and no process accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoStart {
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The account that bound it: the program runs as that account.
+    pub account: Account,
 }
 
 fn valid(what: &'static str, value: &str) -> Result<(), IrmError> {
@@ -688,9 +713,10 @@ impl Irm {
 
     // ---- bindings ----------------------------------------------------
 
-    /// `irm bind program <path> name <n> [auto -- args]`: `auto_args`
-    /// `Some` lets irmd start the program on an incoming flow.
-    pub fn bind_program(&mut self, path: &Path, name: &str, auto_args: Option<Vec<String>>) -> Result<(), IrmError> {
+    /// `irm bind program <path> name <n> [auto -- args]`: `auto` `Some`
+    /// lets irmd start the program on an incoming flow, as the account
+    /// that bound it.
+    pub fn bind_program(&mut self, path: &Path, name: &str, auto: Option<AutoStart>) -> Result<(), IrmError> {
         valid("name", name)?;
         if self.programs.get(path).is_some_and(|b| b.contains_key(name)) {
             return Err(IrmError::AlreadyBound {
@@ -701,7 +727,7 @@ impl Irm {
         self.programs
             .entry(path.to_path_buf())
             .or_default()
-            .insert(name.to_owned(), auto_args);
+            .insert(name.to_owned(), auto);
         Ok(())
     }
 

@@ -19,6 +19,22 @@ fn strings(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| (*w).to_owned()).collect()
 }
 
+/// A non-root account that binds programs.
+fn operator() -> Account {
+    Account {
+        uid: 1000,
+        gid: 1000,
+        groups: vec![1000, 27],
+    }
+}
+
+fn auto_as(account: &Account, args: &[&str]) -> AutoStart {
+    AutoStart {
+        args: strings(args),
+        account: account.clone(),
+    }
+}
+
 fn drain(irm: &mut Irm) -> Vec<IrmEvent> {
     std::iter::from_fn(|| irm.poll_event()).collect()
 }
@@ -424,7 +440,7 @@ fn a_refused_allocation_reports_the_peers_result_code() {
 fn super_server_starts_the_program_once_and_hands_it_the_pending_requests() {
     let t = Instant::now();
     let mut irm = with_lo();
-    irm.bind_program(Path::new(OPING), "oping", Some(strings(&["-l"])))
+    irm.bind_program(Path::new(OPING), "oping", Some(auto_as(&operator(), &["-l"])))
         .unwrap();
     irm.name_register("oping", &[], &strings(&["lo"])).unwrap();
     drain(&mut irm);
@@ -436,7 +452,8 @@ fn super_server_starts_the_program_once_and_hands_it_the_pending_requests() {
         drain(&mut irm),
         [IrmEvent::StartProgram {
             path: PathBuf::from(OPING),
-            args: strings(&["-l"])
+            args: strings(&["-l"]),
+            account: operator(),
         }]
     );
     assert_eq!(state(&irm, r1), Some(FlowState::Pending));
@@ -481,7 +498,8 @@ fn super_server_starts_the_program_once_and_hands_it_the_pending_requests() {
 fn an_arrived_request_nobody_accepts_is_refused_after_req_arr_timeout() {
     let t = Instant::now();
     let mut irm = with_lo();
-    irm.bind_program(Path::new(OPING), "oping", Some(vec![])).unwrap();
+    irm.bind_program(Path::new(OPING), "oping", Some(auto_as(&Account::default(), &[])))
+        .unwrap();
     irm.name_register("oping", &[], &strings(&["lo"])).unwrap();
     drain(&mut irm);
     let r = irm.flow_request_arrived(t, "lo", sha3("oping"), QosSpec::RAW).unwrap();

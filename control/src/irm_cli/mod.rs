@@ -514,6 +514,15 @@ impl Group {
 }
 
 impl Command {
+    /// Whether the command only reads irmd's state (`ipcp list`, `name
+    /// list`, `help`): what irmd lets users who are not operators run.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Command::IpcpList { .. } | Command::NameList | Command::Help { .. }
+        )
+    }
+
     /// Parses the words after `irm` (argv without the program name).
     pub fn parse(words: &[&str]) -> Result<Command, CliError> {
         let Some((first, rest)) = words.split_first() else {

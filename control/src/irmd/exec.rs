@@ -59,11 +59,11 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use crate::ipcp_config::IpcpType;
-use crate::irm::{IpcpState, Irm, IrmError};
+use crate::irm::{Account, AutoStart, IpcpState, Irm, IrmError};
 use crate::irm_cli::{CliError, Command, IpcpBootstrap, help};
 use crate::irmd_config::{IpcpAction, IpcpConfig, IrmdConfig, NameConfig};
 
-use o7s_app::error::errno::{EEXIST, EINVAL, ENOENT, ENOTSUP, EPERM};
+use o7s_app::error::errno::{EEXIST, EINVAL, EMFILE, ENOENT, ENOTSUP, EPERM};
 
 /// Why a command, or a configuration file, was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,7 +116,7 @@ impl ExecError {
     /// or type, -ENOTSUP for what is not supported, -EPERM otherwise.
     pub fn errno(&self) -> i32 {
         match self {
-            ExecError::Irm(e) => irm_errno(e),
+            ExecError::Irm(e) => e.errno(),
             ExecError::Cli(_) | ExecError::TypeMismatch { .. } => -EINVAL,
             ExecError::MissingType { .. } => -ENOENT,
             ExecError::Unsupported { .. } => -ENOTSUP,
@@ -125,37 +125,43 @@ impl ExecError {
     }
 }
 
-fn irm_errno(e: &IrmError) -> i32 {
-    match e {
-        IrmError::UnknownIpcp(_)
-        | IrmError::UnknownName(_)
-        | IrmError::UnknownProcess(_)
-        | IrmError::UnknownProgram(_)
-        | IrmError::NotBound { .. }
-        | IrmError::NotRegistered { .. }
-        | IrmError::NoMatch { .. }
-        | IrmError::UnknownFlow(_)
-        | IrmError::UnknownHash { .. } => -ENOENT,
-        IrmError::DuplicateIpcp(_)
-        | IrmError::DuplicateName(_)
-        | IrmError::DuplicateProcess(_)
-        | IrmError::AlreadyBound { .. }
-        | IrmError::AlreadyRegistered { .. } => -EEXIST,
-        IrmError::InvalidName { .. } | IrmError::BadLayerType { .. } | IrmError::NoTarget(_) => -EINVAL,
-        IrmError::AlreadyBootstrapped { .. }
-        | IrmError::NotBootstrapped(_)
-        | IrmError::NoLayer(_)
-        | IrmError::NotFlowOwner { .. }
-        | IrmError::NotFlowIpcp { .. }
-        | IrmError::WrongFlowState { .. }
-        | IrmError::NoAcceptor(_) => -EPERM,
+impl IrmError {
+    /// The negative errno a refusal is reported with, as the C IRMd would.
+    pub fn errno(&self) -> i32 {
+        match self {
+            IrmError::UnknownIpcp(_)
+            | IrmError::UnknownName(_)
+            | IrmError::UnknownProcess(_)
+            | IrmError::UnknownProgram(_)
+            | IrmError::NotBound { .. }
+            | IrmError::NotRegistered { .. }
+            | IrmError::NoMatch { .. }
+            | IrmError::UnknownFlow(_)
+            | IrmError::UnknownHash { .. } => -ENOENT,
+            IrmError::DuplicateIpcp(_)
+            | IrmError::DuplicateName(_)
+            | IrmError::DuplicateProcess(_)
+            | IrmError::AlreadyBound { .. }
+            | IrmError::AlreadyRegistered { .. } => -EEXIST,
+            IrmError::InvalidName { .. } | IrmError::BadLayerType { .. } | IrmError::NoTarget(_) => -EINVAL,
+            IrmError::AlreadyBootstrapped { .. }
+            | IrmError::NotBootstrapped(_)
+            | IrmError::NoLayer(_)
+            | IrmError::NotFlowOwner { .. }
+            | IrmError::NotFlowIpcp { .. }
+            | IrmError::WrongFlowState { .. }
+            | IrmError::NoAcceptor(_) => -EPERM,
+            IrmError::TooManyFlows { .. } => -EMFILE,
+        }
     }
 }
 
-/// Carries out one `irm` command; returns the text to print (empty for
+/// Carries out one `irm` command for `caller` (a program it binds with
+/// `auto` will run as that account); returns the text to print (empty for
 /// most commands; tables and help end with a newline). A refused command
-/// leaves `irm` unchanged.
-pub fn execute(irm: &mut Irm, now: Instant, cmd: &Command) -> Result<String, ExecError> {
+/// leaves `irm` unchanged. Whether `caller` may run it at all is irmd's
+/// decision ([`Command::is_read_only`]), made before.
+pub fn execute(irm: &mut Irm, now: Instant, cmd: &Command, caller: &Account) -> Result<String, ExecError> {
     // Registry operations are timeless today; `now` is for the deadlines
     // enrolment and connection will carry.
     let _ = now;
@@ -180,7 +186,11 @@ pub fn execute(irm: &mut Irm, now: Instant, cmd: &Command) -> Result<String, Exe
             return Ok(ipcp_table(irm, name.as_deref(), layer.as_deref(), *ipcp_type));
         }
         Command::BindProgram { path, name, auto, args } => {
-            irm.bind_program(path, name, auto.then(|| args.clone()))?;
+            let auto = auto.then(|| AutoStart {
+                args: args.clone(),
+                account: caller.clone(),
+            });
+            irm.bind_program(path, name, auto)?;
         }
         Command::BindProcess { pid, name } => irm.bind_process(*pid, name)?,
         Command::BindIpcp { ipcp, name } => irm.bind_ipcp(ipcp, name)?,
@@ -407,11 +417,12 @@ fn name_table(irm: &Irm) -> String {
 /// (see the module docs for the order). Stops at the first error and
 /// returns it wrapped with its table ([`ExecError::Config`]); what the
 /// tables before it did stays in `irm` (each single step is all or
-/// nothing), as in C, after which irmd exits.
-pub fn apply_config(irm: &mut Irm, now: Instant, config: &IrmdConfig) -> Result<(), ExecError> {
+/// nothing), as in C, after which irmd exits. Programs it binds with
+/// arguments run as `owner` (irmd's own account: the file is irmd's).
+pub fn apply_config(irm: &mut Irm, now: Instant, config: &IrmdConfig, owner: &Account) -> Result<(), ExecError> {
     let _ = now;
     for name in &config.names {
-        apply_name(irm, name).map_err(|e| in_table(format!("name.{}", name.name), e))?;
+        apply_name(irm, name, owner).map_err(|e| in_table(format!("name.{}", name.name), e))?;
     }
     for ipcp in &config.ipcps {
         apply_ipcp(irm, ipcp).map_err(|e| in_table(format!("{}.{}", ipcp.ipcp_type.keyword(), ipcp.name), e))?;
@@ -426,10 +437,14 @@ fn in_table(table: String, error: ExecError) -> ExecError {
     }
 }
 
-fn apply_name(irm: &mut Irm, name: &NameConfig) -> Result<(), ExecError> {
+fn apply_name(irm: &mut Irm, name: &NameConfig, owner: &Account) -> Result<(), ExecError> {
     irm.name_create(&name.name, name.lb, name.security.clone())?;
     for program in &name.programs {
-        irm.bind_program(&program.path, &name.name, program.auto_args.clone())?;
+        let auto = program.auto_args.clone().map(|args| AutoStart {
+            args,
+            account: owner.clone(),
+        });
+        irm.bind_program(&program.path, &name.name, auto)?;
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ fn cmd(line: &str) -> Command {
 }
 
 fn run(irm: &mut Irm, line: &str) -> Result<String, ExecError> {
-    execute(irm, Instant::now(), &cmd(line))
+    execute(irm, Instant::now(), &cmd(line), &Account::default())
 }
 
 fn ok(irm: &mut Irm, line: &str) -> String {
@@ -148,7 +148,10 @@ fn bind_program_auto_keeps_the_arguments_and_unbind_without_name_drops_every_nam
         .bind_program(
             Path::new("/usr/bin/oping"),
             "oping",
-            Some(strings(&["--listen", "-i", "10ms"])),
+            Some(AutoStart {
+                args: strings(&["--listen", "-i", "10ms"]),
+                account: Account::default(),
+            }),
         )
         .unwrap();
     direct.bind_program(Path::new("/usr/bin/oping"), "ping2", None).unwrap();
@@ -475,7 +478,7 @@ autobind = true
 [eth-dix.e]
 "#;
     let mut from_file = Irm::new();
-    apply_config(&mut from_file, Instant::now(), &config(text)).unwrap();
+    apply_config(&mut from_file, Instant::now(), &config(text), &Account::default()).unwrap();
 
     // Names first, then the IPCP tables in file order.
     let from_commands = setup(&[
@@ -506,7 +509,7 @@ enrol = "member"
 autobind = true
 "#;
     let mut from_file = Irm::new();
-    apply_config(&mut from_file, Instant::now(), &config(text)).unwrap();
+    apply_config(&mut from_file, Instant::now(), &config(text), &Account::default()).unwrap();
     let mut direct = Irm::new();
     direct.ipcp_create("u", IpcpType::Unicast).unwrap();
     direct.ipcp_enroll("u", "member").unwrap();
@@ -529,7 +532,7 @@ reg = ["oping"]
 [eth-dix.after]
 "#;
     let mut irm = Irm::new();
-    let e = apply_config(&mut irm, Instant::now(), &config(text)).unwrap_err();
+    let e = apply_config(&mut irm, Instant::now(), &config(text), &Account::default()).unwrap_err();
     assert!(
         matches!(&e, ExecError::Config { table, error } if table == "unicast.u"
             && matches!(**error, ExecError::Unsupported { .. })),
@@ -545,13 +548,19 @@ reg = ["oping"]
 enrol = "member"
 conn = ["member"]
 "#;
-    let e = apply_config(&mut Irm::new(), Instant::now(), &config(text)).unwrap_err();
+    let e = apply_config(&mut Irm::new(), Instant::now(), &config(text), &Account::default()).unwrap_err();
     assert!(e.to_string().contains("`conn`"), "{e}");
 
     // An IPCP that exists already (irmd applies the file to a fresh IRM,
     // but the error must still name the table and the IPCP).
     let mut irm = setup(&["ipcp create name lo type local"]);
-    let e = apply_config(&mut irm, Instant::now(), &config("[local.lo]\nbootstrap = \"lo\"\n")).unwrap_err();
+    let e = apply_config(
+        &mut irm,
+        Instant::now(),
+        &config("[local.lo]\nbootstrap = \"lo\"\n"),
+        &Account::default(),
+    )
+    .unwrap_err();
     assert_eq!(e.errno(), -EEXIST);
     assert_eq!(
         e.to_string(),

@@ -5,12 +5,19 @@
 //! that die.
 //!
 //! ```text
-//!  acceptor thread ──Connected──┐
-//!  one reader thread per conn ──Message/Closed──> main loop (owns Irm, pool, IPCP tasks)
-//!                                                   │ replies + notices (SCM_RIGHTS fds)
-//!                                                   v
-//!                                                 processes
+//!                 ┌──────────── main loop (one thread, epoll) ─────────────┐
+//!  listener ─────>│ accept: peer credentials ─> role, caps (conns.rs)      │
+//!  connections <─>│ read ≤ 16 messages each in turn ─> authorise ─> Irm    │
+//!                 │ Irm events ─> IPCP tasks, flow rings, programs, replies│
+//!                 │ replies: sent at once or queued (bounded), never waited│
+//!                 │ timers: Irm deadlines, 100 ms housekeeping             │
+//!                 └────────────────────────────────────────────────────────┘
 //! ```
+//!
+//! Nothing a process does can stall the loop: sockets are non-blocking, a
+//! process that stops reading its replies is dropped once its queue is
+//! full, and connections are capped in total and per user. Who may do what
+//! is [`access`]'s table.
 //!
 //! A process's connection is its life line: when it closes (exit, kill),
 //! irmd releases the process's flows and, once the kernel says the process
@@ -18,30 +25,38 @@
 //! layer types only `local` has a task so far, and bootstrapping any other
 //! type is refused with a message saying so.
 
+pub mod access;
+pub mod conns;
 pub mod exec;
 pub mod local;
+pub mod log_budget;
+pub mod sys;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
-use std::os::unix::net::UnixStream;
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll};
 use o7s_app::msg::{self, Received, reply, request};
-use o7s_app::{error::errno, rundir, sys};
+use o7s_app::{error::errno, rundir};
 use o7s_mem::{Pool, PoolCache, PoolConfig, Ring};
 use o7s_wire::qos::QosSpec;
 
 use crate::ipcp_config::IpcpType;
-use crate::irm::{AllocFailure, FlowId, Irm, IrmEvent};
+use crate::irm::{Account, AllocFailure, FlowId, Irm, IrmEvent};
 use crate::irm_cli::Command;
 use crate::irmd_config::IrmdConfig;
 
+use self::access::{Access, Role};
+use self::conns::{ConnId, Conns, LISTENER, Limits, Read};
 use self::local::LocalIpcp;
+use self::log_budget::LogBudget;
 
 /// Entries per flow ring (each direction).
 pub const FLOW_RING_ENTRIES: u32 = 1024;
@@ -54,11 +69,14 @@ const TICK: Duration = Duration::from_millis(100);
 /// its buffers (the process may take a moment to be gone for the kernel).
 const RECLAIM_WINDOW: Duration = Duration::from_secs(5);
 
+/// `flow_accept` calls one process may have waiting at once.
+const MAX_WAITING_ACCEPTS: usize = 1024;
+
 /// Why irmd could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum IrmdError {
-    #[error("cannot create the runtime directory {dir}: {source}")]
-    Rundir { dir: PathBuf, source: io::Error },
+    #[error("runtime directory: {0}")]
+    Rundir(#[from] access::RundirError),
     #[error("another irmd is listening on {0}")]
     AlreadyRunning(PathBuf),
     #[error("cannot listen on {path}: {source}")]
@@ -90,36 +108,36 @@ pub struct Options {
     pub config: Option<PathBuf>,
     /// The packet pool's geometry.
     pub pool: PoolConfig,
+    /// Who may connect, and for what.
+    pub access: Access,
+    /// Caps on connections.
+    pub limits: Limits,
+    /// Most flows one process may hold (`None`: no cap).
+    pub flows_per_process: Option<usize>,
 }
 
 impl Options {
     /// The defaults for `rundir`: a pool of 16 384 buffers of 2 KiB (32
-    /// MiB, hugepages when reserved) with room for 1024 caches.
+    /// MiB, hugepages when reserved) with room for as many caches as a
+    /// pool can have (each flow end takes two), owner-only access, the
+    /// default connection caps, 4096 flows per process.
     pub fn new(rundir: PathBuf) -> Options {
         Options {
             rundir,
             config: None,
             pool: PoolConfig {
-                max_slots: 1024,
+                max_slots: o7s_mem::MAX_SLOTS,
                 ..PoolConfig::default()
             },
+            access: Access {
+                owner: sys::euid(),
+                operators: None,
+                users: None,
+            },
+            limits: Limits::default(),
+            flows_per_process: Some(4096),
         }
     }
-}
-
-type ConnId = u64;
-
-enum Input {
-    Connected(ConnId, u32, UnixStream),
-    Message(ConnId, Received<msg::Request>),
-    Closed(ConnId),
-}
-
-struct Conn {
-    pid: u32,
-    sock: UnixStream,
-    /// Sent a Hello: an application the IRM tracks.
-    announced: bool,
 }
 
 /// A running IPCP's control half.
@@ -143,7 +161,9 @@ struct Daemon {
     pool: Pool,
     cache: PoolCache,
     rundir: PathBuf,
-    conns: HashMap<ConnId, Conn>,
+    access: Access,
+    poll: Poll,
+    conns: Conns,
     by_pid: HashMap<u32, ConnId>,
     allocs: HashMap<FlowId, Caller>,
     accepts: HashMap<u32, VecDeque<Caller>>,
@@ -154,26 +174,33 @@ struct Daemon {
     /// Set while a command runs: why an IPCP it bootstrapped could not
     /// start.
     ipcp_failure: Option<String>,
+    /// Complaints about what processes send.
+    malformed_log: LogBudget,
 }
 
 /// Runs irmd until `stop` is set (SIGTERM/SIGINT in the binary).
 pub fn run(options: &Options, stop: &AtomicBool) -> Result<(), IrmdError> {
-    std::fs::create_dir_all(&options.rundir).map_err(|source| IrmdError::Rundir {
-        dir: options.rundir.clone(),
-        source,
-    })?;
+    access::prepare_rundir(&options.rundir, &options.access)?;
     let path = rundir::socket(&options.rundir);
     if path.exists() {
-        if sys::seqpacket_connect(&path).is_ok() {
+        if o7s_app::sys::seqpacket_connect(&path).is_ok() {
             return Err(IrmdError::AlreadyRunning(path));
         }
         // A socket left by an irmd that died.
         std::fs::remove_file(&path)?;
     }
-    let listener = sys::seqpacket_listen(&path).map_err(|source| IrmdError::Listen {
+    let listener = o7s_app::sys::seqpacket_listen(&path).map_err(|source| IrmdError::Listen {
         path: path.clone(),
         source,
     })?;
+    // The directory kept everyone else out until now.
+    access::secure(&path, options.access.socket_group(), options.access.socket_mode())?;
+    listener.set_nonblocking(true)?;
+    match sys::raise_fd_limit() {
+        Ok((before, after)) if before != after => tracing::info!(before, after, "open-file limit raised"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     let pool = Pool::create("o7s-irmd", options.pool)?;
     tracing::info!(
         buffers = pool.count(),
@@ -182,12 +209,16 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<(), IrmdError> {
         "packet pool ready"
     );
     let cache = pool.cache()?;
+    let mut irm = Irm::new();
+    irm.set_flow_limit(options.flows_per_process);
     let mut daemon = Daemon {
-        irm: Irm::new(),
+        irm,
         pool,
         cache,
         rundir: options.rundir.clone(),
-        conns: HashMap::new(),
+        access: options.access.clone(),
+        poll: Poll::new()?,
+        conns: Conns::new(options.limits),
         by_pid: HashMap::new(),
         allocs: HashMap::new(),
         accepts: HashMap::new(),
@@ -196,57 +227,12 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<(), IrmdError> {
         children: Vec::new(),
         reclaim_until: None,
         ipcp_failure: None,
+        malformed_log: LogBudget::per_second(),
     };
-    let result = daemon.start(options, listener, &path, stop);
+    let result = daemon.start(options, &listener, &path, stop);
     let _ = std::fs::remove_file(&path);
     daemon.shutdown();
     result
-}
-
-fn accept_loop(listener: std::os::unix::net::UnixListener, tx: Sender<Input>) {
-    let mut next: ConnId = 0;
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let pid = match sys::peer_pid(&stream) {
-            Ok(pid) => pid,
-            Err(e) => {
-                tracing::warn!(error = %e, "connection without peer credentials refused");
-                continue;
-            }
-        };
-        next += 1;
-        let id = next;
-        let Ok(reader) = stream.try_clone() else { continue };
-        // A process that stops reading must not stall irmd.
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-        if tx.send(Input::Connected(id, pid, stream)).is_err() {
-            return;
-        }
-        let tx = tx.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("irmd-conn-{id}"))
-            .spawn(move || read_loop(id, &reader, &tx));
-        if spawned.is_err() {
-            tracing::error!("cannot start a connection thread");
-        }
-    }
-}
-
-fn read_loop(id: ConnId, sock: &UnixStream, tx: &Sender<Input>) {
-    let mut buf = vec![0u8; msg::MAX_MSG];
-    loop {
-        match msg::recv::<msg::Request>(sock, &mut buf) {
-            Ok(Received::Closed) | Err(_) => {
-                let _ = tx.send(Input::Closed(id));
-                return;
-            }
-            Ok(m) => {
-                if tx.send(Input::Message(id, m)).is_err() {
-                    return;
-                }
-            }
-        }
-    }
 }
 
 fn error(code: i32, message: impl Into<String>) -> reply::Body {
@@ -260,19 +246,29 @@ impl Daemon {
     fn start(
         &mut self,
         options: &Options,
-        listener: std::os::unix::net::UnixListener,
+        listener: &UnixListener,
         path: &Path,
         stop: &AtomicBool,
     ) -> Result<(), IrmdError> {
         if let Some(config) = &options.config {
             self.load_config(config)?;
         }
-        let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("irmd-accept".into())
-            .spawn(move || accept_loop(listener, tx))?;
-        tracing::info!(socket = %path.display(), "irmd running");
-        self.main_loop(&rx, stop);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(listener);
+        self.poll
+            .registry()
+            .register(&mut SourceFd(&fd), LISTENER, Interest::READABLE)?;
+        tracing::info!(
+            socket = %path.display(),
+            mode = format_args!("{:o}", options.access.socket_mode()),
+            group = ?options.access.socket_group(),
+            operators = ?options.access.operators,
+            users = ?options.access.users,
+            max_connections = options.limits.total,
+            max_connections_per_user = options.limits.per_user,
+            max_flows_per_process = ?options.flows_per_process,
+            "irmd running"
+        );
+        self.main_loop(listener, stop)?;
         tracing::info!("irmd stopping");
         Ok(())
     }
@@ -289,7 +285,12 @@ impl Daemon {
         for w in &config.warnings {
             tracing::warn!(file = %path.display(), "{w}");
         }
-        let result = exec::apply_config(&mut self.irm, Instant::now(), &config);
+        let owner = Account {
+            uid: sys::euid(),
+            gid: sys::egid(),
+            groups: Vec::new(),
+        };
+        let result = exec::apply_config(&mut self.irm, Instant::now(), &config, &owner);
         self.drain_events(Instant::now());
         if let Some(message) = self.ipcp_failure.take() {
             return Err(IrmdError::ConfigIpcp {
@@ -305,75 +306,128 @@ impl Daemon {
         Ok(())
     }
 
-    fn main_loop(&mut self, rx: &Receiver<Input>, stop: &AtomicBool) {
+    fn main_loop(&mut self, listener: &UnixListener, stop: &AtomicBool) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        let mut buf = vec![0u8; msg::MAX_MSG];
         let mut last_tick = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             let now = Instant::now();
-            let wait = self
-                .irm
-                .poll_timeout()
-                .map_or(TICK, |d| d.saturating_duration_since(now).min(TICK));
-            match rx.recv_timeout(wait) {
-                Ok(input) => self.handle(input),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+            let wake = [self.irm.poll_timeout(), self.conns.wake_at(now)]
+                .into_iter()
+                .flatten()
+                .min()
+                .map_or(TICK, |t| t.saturating_duration_since(now).min(TICK));
+            match self.poll.poll(&mut events, Some(wake)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
             let now = Instant::now();
+            let mut accept = false;
+            for event in &events {
+                if event.token() == LISTENER {
+                    accept = true;
+                    continue;
+                }
+                let id = event.token().0;
+                if event.is_writable() {
+                    self.conns.writable(self.poll.registry(), id);
+                }
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    self.conns.readable(id);
+                }
+            }
+            if accept || self.conns.wake_at(now).is_some_and(|t| t <= now) {
+                for id in self.conns.accept(self.poll.registry(), listener, &self.access, now) {
+                    if let Some(c) = self.conns.get(id) {
+                        let p = &c.peer;
+                        tracing::debug!(conn = id, pid = p.cred.pid, uid = p.cred.uid, role = %p.role, "connection");
+                    }
+                }
+            }
+            self.serve_ready(now, &mut buf);
             if self.irm.poll_timeout().is_some_and(|d| d <= now) {
                 self.irm.handle_timeout(now);
                 self.drain_events(now);
             }
+            self.close_doomed(now);
             if now.duration_since(last_tick) >= TICK {
                 last_tick = now;
                 self.housekeeping(now);
             }
         }
+        Ok(())
     }
 
-    fn handle(&mut self, input: Input) {
-        let now = Instant::now();
-        match input {
-            Input::Connected(id, pid, sock) => {
-                tracing::debug!(conn = id, pid, "connection");
-                self.conns.insert(
-                    id,
-                    Conn {
-                        pid,
-                        sock,
-                        announced: false,
-                    },
-                );
+    /// Reads and handles messages of every connection that has some, each
+    /// up to its budget in turn; one that has more goes to the back.
+    fn serve_ready(&mut self, now: Instant, buf: &mut [u8]) {
+        let mut turns = self.conns.len() + 1;
+        while turns > 0
+            && let Some((id, budget)) = self.conns.next_ready()
+        {
+            turns -= 1;
+            let mut left = budget;
+            loop {
+                match self.conns.read(id, buf) {
+                    Read::Message(m) => self.message(now, id, m),
+                    Read::Drained => break,
+                    Read::Closed => {
+                        self.conns.doom(id, "it closed the connection");
+                        break;
+                    }
+                }
+                left -= 1;
+                if left == 0 {
+                    self.conns.requeue(id);
+                    break;
+                }
             }
-            Input::Message(id, Received::Message(req, fds)) => {
+            self.drain_events(now);
+        }
+    }
+
+    fn close_doomed(&mut self, now: Instant) {
+        for (id, why) in self.conns.take_doomed() {
+            self.closed(now, id, why);
+        }
+    }
+
+    fn message(&mut self, now: Instant, id: ConnId, m: Received<msg::Request>) {
+        match m {
+            Received::Message(req, fds) => {
                 // irmd takes no fds from processes.
                 drop(fds);
                 self.request(now, id, req);
             }
-            Input::Message(id, Received::Malformed(e)) => {
-                let pid = self.conns.get(&id).map_or(0, |c| c.pid);
-                tracing::warn!(pid, error = %e, "malformed message refused");
+            Received::Malformed(e) => {
+                if let Some(held_back) = self.malformed_log.allow(now) {
+                    let pid = self.conns.get(id).map_or(0, |c| c.peer.cred.pid);
+                    tracing::warn!(pid, error = %e, held_back, "malformed message refused");
+                }
                 self.reply(
                     Caller { conn: id, id: 0 },
                     error(errno::EINVAL, format!("malformed message: {e}")),
                     &[],
                 );
             }
-            Input::Message(_, Received::Closed) => {}
-            Input::Closed(id) => self.closed(now, id),
+            Received::Closed => {}
         }
-        self.drain_events(now);
     }
 
     fn request(&mut self, now: Instant, conn: ConnId, req: msg::Request) {
         let caller = Caller { conn, id: req.id };
-        let Some(pid) = self.conns.get(&conn).map(|c| c.pid) else {
+        let Some((pid, role, announced)) = self
+            .conns
+            .get(conn)
+            .map(|c| (c.peer.cred.pid, c.peer.role, c.announced))
+        else {
             return;
         };
         let Some(body) = req.body else {
             self.reply(caller, error(errno::EINVAL, "request without a body"), &[]);
             return;
         };
-        let announced = self.conns.get(&conn).is_some_and(|c| c.announced);
         let needs_hello = matches!(
             body,
             request::Body::FlowAlloc(_) | request::Body::FlowAccept(_) | request::Body::FlowDealloc(_)
@@ -388,13 +442,19 @@ impl Daemon {
         }
         match body {
             request::Body::Hello(h) => self.hello(caller, pid, &h),
-            request::Body::Command(c) => self.command(now, caller, &c.argv),
+            request::Body::Command(c) => self.command(now, caller, role, &c.argv),
             request::Body::FlowAlloc(a) => self.flow_alloc(now, caller, pid, a),
             request::Body::FlowAccept(a) => {
+                let waiting = self.accepts.get(&pid).map_or(0, VecDeque::len);
+                if waiting >= MAX_WAITING_ACCEPTS {
+                    let message = format!("{waiting} flow_accept calls of this process wait already");
+                    self.reply(caller, error(errno::EBUSY, message), &[]);
+                    return;
+                }
                 let timeout = a.timeout_ms.map(Duration::from_millis);
                 match self.irm.flow_accept(now, pid, timeout) {
                     Ok(()) => self.accepts.entry(pid).or_default().push_back(caller),
-                    Err(e) => self.reply(caller, error(errno::EPERM, e.to_string()), &[]),
+                    Err(e) => self.reply(caller, error(-e.errno(), e.to_string()), &[]),
                 }
             }
             request::Body::FlowDealloc(d) => {
@@ -420,6 +480,11 @@ impl Daemon {
                 self.reply(caller, error(errno::ENOTSUP, message), &[]);
             }
             request::Body::Status(_) => {
+                if role < Role::Operator {
+                    let message = "irmd's status is for operators (irmd's owner or its operators group)";
+                    self.reply(caller, error(errno::EACCES, message), &[]);
+                    return;
+                }
                 let status = self.status();
                 self.reply(caller, reply::Body::Status(status), &[]);
             }
@@ -427,7 +492,6 @@ impl Daemon {
     }
 
     fn hello(&mut self, caller: Caller, pid: u32, hello: &msg::Hello) {
-        let program = (!hello.program.is_empty()).then(|| PathBuf::from(&hello.program));
         if self.by_pid.contains_key(&pid) {
             self.reply(
                 caller,
@@ -436,21 +500,36 @@ impl Daemon {
             );
             return;
         }
+        // The kernel's word, not the process's.
+        let program = self.conns.get(caller.conn).and_then(|c| c.peer.program.clone());
+        if !hello.program.is_empty() && program.as_deref() != Some(Path::new(&hello.program)) {
+            tracing::info!(pid, claimed = ?hello.program, program = ?program, "a process named another program than it runs; the kernel's is used");
+        }
         match self.irm.process_started(pid, program.as_deref()) {
             Ok(()) => {
-                tracing::info!(pid, program = %hello.program, "process announced");
+                tracing::info!(pid, program = ?program, "process announced");
                 self.by_pid.insert(pid, caller.conn);
-                if let Some(c) = self.conns.get_mut(&caller.conn) {
+                if let Some(c) = self.conns.get_mut(caller.conn) {
                     c.announced = true;
                 }
-                let pool = self.pool.fd();
-                self.reply(caller, reply::Body::Welcome(msg::Welcome { pid }), &[pool]);
+                let welcome = reply::Body::Welcome(msg::Welcome { pid });
+                let message = msg::Reply {
+                    id: caller.id,
+                    body: Some(welcome),
+                };
+                self.conns.send(
+                    self.poll.registry(),
+                    caller.conn,
+                    &message,
+                    &[self.pool.fd()],
+                    Instant::now(),
+                );
             }
             Err(e) => self.reply(caller, error(errno::EPERM, e.to_string()), &[]),
         }
     }
 
-    fn command(&mut self, now: Instant, caller: Caller, argv: &[String]) {
+    fn command(&mut self, now: Instant, caller: Caller, role: Role, argv: &[String]) {
         let words: Vec<&str> = argv.iter().map(String::as_str).collect();
         let cmd = match Command::parse(&words) {
             Ok(cmd) => cmd,
@@ -459,8 +538,21 @@ impl Daemon {
                 return;
             }
         };
+        let Some(account) = self.conns.get(caller.conn).map(|c| c.peer.account()) else {
+            return;
+        };
+        if role < Role::Operator && !cmd.is_read_only() {
+            let shown: String = words.iter().take(2).copied().collect::<Vec<_>>().join(" ");
+            let message = format!(
+                "permission denied: `irm {shown}` needs irmd's owner or its operators group (uid {} is a user)",
+                account.uid
+            );
+            tracing::info!(uid = account.uid, command = ?argv, "management command refused to a user");
+            self.reply(caller, error(errno::EACCES, message), &[]);
+            return;
+        }
         let before = self.irm.clone();
-        let result = exec::execute(&mut self.irm, now, &cmd);
+        let result = exec::execute(&mut self.irm, now, &cmd, &account);
         self.drain_events(now);
         let body = match (result, self.ipcp_failure.take()) {
             (Err(e), _) => error(-e.errno(), e.to_string()),
@@ -470,7 +562,9 @@ impl Daemon {
                 error(errno::ENOTSUP, failure)
             }
             (Ok(text), None) => {
-                tracing::info!(command = %argv.join(" "), "irm command done");
+                if !cmd.is_read_only() {
+                    tracing::info!(command = %argv.join(" "), uid = account.uid, "irm command done");
+                }
                 reply::Body::Output(msg::Output { text })
             }
         };
@@ -487,22 +581,27 @@ impl Daemon {
                 tracing::info!(%flow, pid, name = %a.name, "flow allocation requested");
                 self.allocs.insert(flow, caller);
             }
-            Err(e) => self.reply(caller, error(errno::EINVAL, e.to_string()), &[]),
+            Err(e) => self.reply(caller, error(-e.errno(), e.to_string()), &[]),
         }
     }
 
-    fn closed(&mut self, now: Instant, conn: ConnId) {
-        let Some(c) = self.conns.remove(&conn) else { return };
+    fn closed(&mut self, now: Instant, conn: ConnId, why: &str) {
+        let Some(c) = self.conns.remove(self.poll.registry(), conn) else {
+            return;
+        };
+        let pid = c.peer.cred.pid;
+        tracing::debug!(conn, pid, why, "connection closed");
         if !c.announced {
             return;
         }
-        self.by_pid.remove(&c.pid);
-        self.accepts.remove(&c.pid);
+        self.by_pid.remove(&pid);
+        self.accepts.remove(&pid);
         self.allocs.retain(|_, caller| caller.conn != conn);
-        match self.irm.process_exited(c.pid) {
-            Ok(flows) => tracing::info!(pid = c.pid, flows = flows.len(), "process exited; releasing its flows"),
-            Err(e) => tracing::warn!(pid = c.pid, error = %e, "process exit"),
+        match self.irm.process_exited(pid) {
+            Ok(flows) => tracing::info!(pid, flows = flows.len(), why, "process gone; releasing its flows"),
+            Err(e) => tracing::warn!(pid, error = %e, "process exit"),
         }
+        self.drain_events(now);
         self.reclaim_until = Some(now + RECLAIM_WINDOW);
     }
 
@@ -525,21 +624,16 @@ impl Daemon {
         }
     }
 
-    fn reply(&self, caller: Caller, body: reply::Body, fds: &[std::os::fd::BorrowedFd<'_>]) {
-        let Some(conn) = self.conns.get(&caller.conn) else {
-            return;
-        };
+    fn reply(&mut self, caller: Caller, body: reply::Body, fds: &[std::os::fd::BorrowedFd<'_>]) {
         let message = msg::Reply {
             id: caller.id,
             body: Some(body),
         };
-        if let Err(e) = msg::send(&conn.sock, &message, fds) {
-            tracing::warn!(pid = conn.pid, error = %e, "cannot answer; dropping the connection");
-            let _ = conn.sock.shutdown(std::net::Shutdown::Both);
-        }
+        self.conns
+            .send(self.poll.registry(), caller.conn, &message, fds, Instant::now());
     }
 
-    fn reply_flow(&self, caller: Caller, flow: FlowId, qos: QosSpec, name: &str) {
+    fn reply_flow(&mut self, caller: Caller, flow: FlowId, qos: QosSpec, name: &str) {
         let Some((rx, tx)) = self.ends.get(&flow).cloned() else {
             self.reply(caller, error(errno::EIO, format!("flow {flow} has no rings")), &[]);
             return;
@@ -552,7 +646,6 @@ impl Daemon {
         self.reply(caller, up, &[rx.fd(), tx.fd()]);
     }
 
-    /// Carries out everything the IRM asked for, until it asks nothing.
     fn drain_events(&mut self, now: Instant) {
         while let Some(event) = self.irm.poll_event() {
             self.event(now, event);
@@ -624,7 +717,7 @@ impl Daemon {
                     self.reply(caller, error(code, message), &[]);
                 }
             }
-            IrmEvent::StartProgram { path, args } => self.start_program(&path, &args),
+            IrmEvent::StartProgram { path, args, account } => self.start_program(&path, &args, &account),
             IrmEvent::FlowAccepted { flow, pid, name, qos } => {
                 tracing::info!(%flow, pid, %name, "flow accepted");
                 let caller = self.accepts.get_mut(&pid).and_then(VecDeque::pop_front);
@@ -723,18 +816,14 @@ impl Daemon {
         }
     }
 
-    fn start_program(&mut self, path: &Path, args: &[String]) {
-        let started = std::process::Command::new(path)
-            .args(args)
-            .env(rundir::ENV, &self.rundir)
-            .stdin(std::process::Stdio::null())
-            .spawn();
-        match started {
+    fn start_program(&mut self, path: &Path, args: &[String], account: &Account) {
+        let env = [(rundir::ENV, self.rundir.as_path())];
+        match sys::spawn_as(path, args, &env, account) {
             Ok(child) => {
-                tracing::info!(pid = child.id(), program = %path.display(), ?args, "started program for a flow request");
+                tracing::info!(pid = child.id(), program = %path.display(), ?args, uid = account.uid, gid = account.gid, "started program for a flow request");
                 self.children.push(child);
             }
-            Err(e) => tracing::warn!(program = %path.display(), error = %e, "cannot start program"),
+            Err(e) => tracing::warn!(program = %path.display(), uid = account.uid, error = %e, "cannot start program"),
         }
     }
 
@@ -773,7 +862,7 @@ impl Daemon {
     fn shutdown(&mut self) {
         // The programs irmd started have no irmd left to serve them.
         for child in &mut self.children {
-            sys::terminate(child.id());
+            o7s_app::sys::terminate(child.id());
         }
         let deadline = Instant::now() + Duration::from_secs(2);
         for child in &mut self.children {
@@ -790,8 +879,11 @@ impl Daemon {
             rx.close();
             tx.close();
         }
-        for conn in self.conns.values() {
-            let _ = conn.sock.shutdown(std::net::Shutdown::Both);
+        let ids: Vec<ConnId> = self.conns.ids().collect();
+        for id in ids {
+            if let Some(conn) = self.conns.remove(self.poll.registry(), id) {
+                let _ = conn.sock.shutdown(std::net::Shutdown::Both);
+            }
         }
     }
 }

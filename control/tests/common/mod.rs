@@ -24,14 +24,32 @@ impl Irmd {
 
     /// As [`start`], with extra irmd arguments.
     pub fn start_with(test: &str, args: &[&str]) -> Irmd {
-        let dir = std::env::temp_dir().join(format!("o7s-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("runtime directory");
-        let log = dir.join("irmd.log");
+        Irmd::start_wrapped(test, args, None)
+    }
+
+    /// As [`start_with`], under `umask` if given. The runtime directory
+    /// is `rundir` in a directory of the test's; the log beside it.
+    fn start_wrapped(test: &str, args: &[&str], umask: Option<&str>) -> Irmd {
+        let base = std::env::temp_dir().join(format!("o7s-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).expect("test directory");
+        let dir = base.join("rundir");
+        let log = base.join("irmd.log");
         let logfile = std::fs::File::create(&log).expect("log file");
+        let mut cmd = match umask {
+            Some(mask) => {
+                let mut sh = Command::new("sh");
+                sh.args([
+                    "-c",
+                    &format!("umask {mask}; exec \"$0\" \"$@\""),
+                    env!("CARGO_BIN_EXE_irmd"),
+                ]);
+                sh
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_irmd")),
+        };
         let proc = KillOnDrop::spawn(
-            Command::new(env!("CARGO_BIN_EXE_irmd"))
-                .arg("--rundir")
+            cmd.arg("--rundir")
                 .arg(&dir)
                 .args(["--buffers", "4096"])
                 .args(args)
@@ -110,7 +128,9 @@ impl Irmd {
 impl Drop for Irmd {
     fn drop(&mut self) {
         self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(base) = self.dir.parent() {
+            let _ = std::fs::remove_dir_all(base);
+        }
     }
 }
 
@@ -125,5 +145,92 @@ pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
             return None;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Irmd {
+    /// irmd's pid.
+    pub fn pid(&self) -> u32 {
+        self.proc.as_ref().map_or(0, KillOnDrop::id)
+    }
+
+    /// `program` run as user and group nobody (65534), without root's
+    /// supplementary groups, against this irmd.
+    pub fn command_as_nobody(&self, program: &Path) -> Command {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(program)
+            .env("O7S_RUNDIR", &self.dir);
+        cmd
+    }
+
+    /// The irm binary run as nobody: Ok(stdout) or Err(stderr).
+    pub fn irm_as_nobody(&self, args: &[&str]) -> Result<String, String> {
+        let out = self
+            .command_as_nobody(Path::new(env!("CARGO_BIN_EXE_irm")))
+            .args(args)
+            .output()
+            .expect("run irm through setpriv");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// Open file descriptors and threads of irmd, and its resident set in
+    /// KiB, from /proc.
+    pub fn usage(&self) -> (usize, usize, u64) {
+        let pid = self.pid();
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count);
+        let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, Iterator::count);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let rss = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        (fds, threads, rss)
+    }
+}
+
+/// Starts irmd as [`Irmd::start_with`] does, under `umask 000`.
+pub fn start_under_umask_000(test: &str, args: &[&str]) -> Irmd {
+    Irmd::start_wrapped(test, args, Some("000"))
+}
+
+/// A raw connection to irmd speaking its protocol by hand: for tests of
+/// what a misbehaving process can do.
+pub struct Raw {
+    pub sock: std::os::unix::net::UnixStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub fn connect(irmd: &Irmd) -> std::io::Result<Raw> {
+        let sock = o7s_app::sys::seqpacket_connect(&o7s_app::rundir::socket(&irmd.dir))?;
+        Ok(Raw {
+            sock,
+            buf: vec![0; o7s_app::msg::MAX_MSG],
+        })
+    }
+
+    /// Sends one request.
+    pub fn send(&self, id: u64, body: o7s_app::msg::request::Body) -> std::io::Result<()> {
+        let req = o7s_app::msg::Request { id, body: Some(body) };
+        o7s_app::msg::send(&self.sock, &req, &[])
+    }
+
+    /// The next reply, if one comes within `timeout`; `Err` when irmd
+    /// closed the connection.
+    pub fn recv(&mut self, timeout: Duration) -> Result<Option<o7s_app::msg::Reply>, ()> {
+        self.sock.set_read_timeout(Some(timeout)).map_err(drop)?;
+        match o7s_app::msg::recv::<o7s_app::msg::Reply>(&self.sock, &mut self.buf) {
+            Ok(o7s_app::msg::Received::Message(r, _)) => Ok(Some(r)),
+            Ok(o7s_app::msg::Received::Malformed(_)) => Ok(None),
+            Ok(o7s_app::msg::Received::Closed) => Err(()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+            Err(_) => Err(()),
+        }
     }
 }

@@ -33,7 +33,9 @@ impl Admin {
     fn call(&mut self, body: request::Body) -> Result<reply::Body> {
         let id = self.next_id;
         self.next_id += 1;
-        msg::send(&self.sock, &msg::Request { id, body: Some(body) }, &[])?;
+        if let Err(e) = msg::send(&self.sock, &msg::Request { id, body: Some(body) }, &[]) {
+            return Err(msg::refusal(&self.sock, &mut self.buf).map_or(e.into(), |r| Error::from_reply(r, "")));
+        }
         loop {
             match msg::recv::<msg::Reply>(&self.sock, &mut self.buf)? {
                 Received::Message(r, _) if r.id == id => {
@@ -43,6 +45,14 @@ impl Admin {
                         None => Err(Error::Protocol("empty reply".into())),
                     };
                 }
+                // irmd refusing the connection says why before it closes.
+                Received::Message(
+                    msg::Reply {
+                        id: 0,
+                        body: Some(reply::Body::Error(e)),
+                    },
+                    _,
+                ) => return Err(Error::from_reply(e, "")),
                 Received::Message(..) => {}
                 Received::Malformed(e) => return Err(Error::Protocol(e.to_string())),
                 Received::Closed => return Err(Error::IrmdGone),

@@ -12,6 +12,9 @@ pub mod errno {
     pub const ENOMEM: i32 = libc::ENOMEM;
     pub const EEXIST: i32 = libc::EEXIST;
     pub const EINVAL: i32 = libc::EINVAL;
+    pub const EACCES: i32 = libc::EACCES;
+    pub const EMFILE: i32 = libc::EMFILE;
+    pub const EBUSY: i32 = libc::EBUSY;
     pub const EMSGSIZE: i32 = libc::EMSGSIZE;
     pub const ENOTSUP: i32 = libc::ENOTSUP;
     pub const ECONNREFUSED: i32 = libc::ECONNREFUSED;

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use o7s_mem::{Buf, Consumer, Doorbell, PoolCache, Producer, Ring, Wait};
+use o7s_mem::{Buf, CacheShape, Consumer, Doorbell, PoolCache, Producer, Ring, Wait};
 use o7s_wire::qos::QosSpec;
 
 use crate::error::{Error, Result};
@@ -181,9 +181,10 @@ impl FlowShared {
     /// Maps the flow's rings (receive, send) and brings it up.
     pub(crate) fn attach(&self, id: u32, qos: QosSpec, rx_ring: Ring, tx_ring: Ring) -> Result<()> {
         let pool = &self.ipc.pool;
-        let rx_cache = pool.cache()?;
+        // Caches of one buffer: what an idle flow holds, no other can use.
+        let rx_cache = pool.cache_shaped(CacheShape::FLOW)?;
         let cons = rx_ring.consumer(rx_cache.slot())?;
-        let tx_cache = pool.cache()?;
+        let tx_cache = pool.cache_shaped(CacheShape::FLOW)?;
         let prod = tx_ring.producer()?;
         let bell = cons.doorbell();
         *lock(&self.rx) = Some(Rx {

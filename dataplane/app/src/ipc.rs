@@ -92,8 +92,10 @@ impl Ipc {
             id: 1,
             body: Some(request::Body::Hello(msg::Hello { program })),
         };
-        msg::send(&sock, &hello, &[])?;
         let mut buf = vec![0u8; msg::MAX_MSG];
+        if let Err(e) = msg::send(&sock, &hello, &[]) {
+            return Err(msg::refusal(&sock, &mut buf).map_or(e.into(), |r| Error::from_reply(r, "")));
+        }
         let (pid, pool) = match msg::recv::<msg::Reply>(&sock, &mut buf)? {
             Received::Message(
                 msg::Reply {

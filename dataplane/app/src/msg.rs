@@ -51,6 +51,11 @@ impl Qos {
 
 /// Sends one message, with `fds` attached.
 pub fn send(sock: &UnixStream, msg: &impl prost::Message, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    send_bytes(sock, &encode(msg)?, fds)
+}
+
+/// A message's bytes, refused when longer than [`MAX_MSG`].
+pub fn encode(msg: &impl prost::Message) -> io::Result<Vec<u8>> {
     let bytes = msg.encode_to_vec();
     if bytes.len() > MAX_MSG {
         return Err(io::Error::new(
@@ -58,16 +63,22 @@ pub fn send(sock: &UnixStream, msg: &impl prost::Message, fds: &[BorrowedFd<'_>]
             "message longer than MAX_MSG",
         ));
     }
+    Ok(bytes)
+}
+
+/// Sends one encoded message, with `fds` attached. On a non-blocking
+/// socket whose buffer is full this is `WouldBlock` and nothing was sent
+/// (a seqpacket write is one message, never partial).
+pub fn send_bytes(sock: &UnixStream, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
     if fds.is_empty() {
-        // A seqpacket write is one message, never partial.
         let mut sock = sock;
-        let n = sock.write(&bytes)?;
+        let n = sock.write(bytes)?;
         if n != bytes.len() {
             return Err(io::Error::new(io::ErrorKind::WriteZero, "message cut short"));
         }
         Ok(())
     } else {
-        o7s_mem::sys::send_fds(sock, &bytes, fds)
+        o7s_mem::sys::send_fds(sock, bytes, fds)
     }
 }
 
@@ -82,14 +93,30 @@ pub enum Received<M> {
     Closed,
 }
 
-/// Receives one message into `buf` (at least [`MAX_MSG`] long).
+/// Receives one message into `buf` (at least [`MAX_MSG`] long). An empty
+/// message decodes as the message's defaults; only a hang-up is `Closed`.
 pub fn recv<M: prost::Message + Default>(sock: &UnixStream, buf: &mut [u8]) -> io::Result<Received<M>> {
     let (n, fds) = o7s_mem::sys::recv_fds(sock, buf)?;
-    if n == 0 && fds.is_empty() {
+    if n == 0 && fds.is_empty() && crate::sys::hung_up(sock) {
         return Ok(Received::Closed);
     }
     match M::decode(&buf[..n]) {
         Ok(m) => Ok(Received::Message(m, fds)),
         Err(e) => Ok(Received::Malformed(e)),
+    }
+}
+
+/// After a failed send: irmd's reason, if it refused the connection (an
+/// error notice, id 0, sent before it closed).
+pub fn refusal(sock: &UnixStream, buf: &mut [u8]) -> Option<Error> {
+    match recv::<Reply>(sock, buf) {
+        Ok(Received::Message(
+            Reply {
+                id: 0,
+                body: Some(reply::Body::Error(e)),
+            },
+            _,
+        )) => Some(e),
+        _ => None,
     }
 }

@@ -61,9 +61,20 @@ pub fn seqpacket_listen(path: &Path) -> io::Result<UnixListener> {
     Ok(UnixListener::from(fd))
 }
 
-/// The pid of the process at the other end of `sock` when it connected
-/// (SO_PEERCRED): what the kernel says, not what the peer claims.
-pub fn peer_pid(sock: &UnixStream) -> io::Result<u32> {
+/// Who is at the other end of a UNIX socket, as the kernel recorded it
+/// when the peer connected (SO_PEERCRED): not what the peer claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerCred {
+    /// The peer's process id.
+    pub pid: u32,
+    /// Its effective user id.
+    pub uid: u32,
+    /// Its effective group id.
+    pub gid: u32,
+}
+
+/// The peer's credentials (SO_PEERCRED).
+pub fn peer_cred(sock: &impl AsRawFd) -> io::Result<PeerCred> {
     // SAFETY: ucred is plain old data; zero is a valid value.
     let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
@@ -77,7 +88,97 @@ pub fn peer_pid(sock: &UnixStream) -> io::Result<u32> {
             &mut len,
         )
     })?;
-    u32::try_from(cred.pid).map_err(|_| io::Error::other("peer has no pid"))
+    Ok(PeerCred {
+        pid: u32::try_from(cred.pid).map_err(|_| io::Error::other("peer has no pid"))?,
+        uid: cred.uid,
+        gid: cred.gid,
+    })
+}
+
+/// The pid of the process at the other end of `sock` when it connected
+/// (SO_PEERCRED): what the kernel says, not what the peer claims.
+pub fn peer_pid(sock: &UnixStream) -> io::Result<u32> {
+    peer_cred(sock).map(|c| c.pid)
+}
+
+/// The peer's supplementary groups when it connected (SO_PEERGROUPS).
+pub fn peer_groups(sock: &impl AsRawFd) -> io::Result<Vec<u32>> {
+    let mut groups: Vec<libc::gid_t> = vec![0; 64];
+    loop {
+        let mut len = libc::socklen_t::try_from(groups.len() * std::mem::size_of::<libc::gid_t>())
+            .map_err(|_| io::Error::other("too many groups"))?;
+        // SAFETY: `groups` is writable for `len` octets; the kernel writes at
+        // most that much and says how much it needs on ERANGE.
+        let ret = unsafe {
+            libc::getsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let n = len as usize / std::mem::size_of::<libc::gid_t>();
+        if ret == 0 {
+            groups.truncate(n);
+            return Ok(groups);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ERANGE) && n > groups.len() && n <= 1 << 16 {
+            groups.resize(n, 0);
+            continue;
+        }
+        return Err(err);
+    }
+}
+
+/// A pidfd for the peer process (SO_PEERPIDFD, Linux 6.5): unlike the pid,
+/// it cannot come to name another process once the peer is gone.
+pub fn peer_pidfd(sock: &impl AsRawFd) -> io::Result<OwnedFd> {
+    const SO_PEERPIDFD: libc::c_int = 77;
+    let mut fd: libc::c_int = -1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `fd` and `len` are valid out-pointers of the right size.
+    cvt(unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_PEERPIDFD,
+            (&raw mut fd).cast(),
+            &mut len,
+        )
+    })?;
+    // SAFETY: on success the kernel installed a new pidfd that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Whether the process a pidfd names is still running (signal 0).
+pub fn pidfd_alive(pidfd: &OwnedFd) -> bool {
+    // SAFETY: pidfd_send_signal with signal 0 only checks; no memory effects.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            0,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    ret == 0
+}
+
+/// Whether the peer of a connected socket hung up. A read of 0 octets on
+/// a SOCK_SEQPACKET socket is either the end of the connection or an
+/// empty message; this tells them apart without reading.
+pub fn hung_up(sock: &impl AsRawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&raw mut pfd, 1, 0) };
+    n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
 }
 
 /// Asks process `pid` to terminate (SIGTERM); false when it is gone.

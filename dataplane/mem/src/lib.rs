@@ -33,7 +33,9 @@ pub mod sys;
 
 pub use buf::{Buf, Desc, NoRoom};
 pub use free_ring::SlotId;
-pub use pool::{CacheStats, DescError, Pool, PoolCache, PoolConfig, PoolStats, Reclaimed, SlotUsage};
+pub use pool::{
+    CacheShape, CacheStats, DescError, MAX_SLOTS, Pool, PoolCache, PoolConfig, PoolStats, Reclaimed, SlotUsage,
+};
 pub use ring::{Consumer, Doorbell, Producer, Ring, Wait, wait_any};
 pub use shm::{Backing, PageKind};
 

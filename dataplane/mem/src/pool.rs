@@ -71,6 +71,10 @@ const SLOT_QUARANTINE_MS: u64 = 1000;
 pub const CACHE_SIZE: usize = 512;
 pub const CACHE_BATCH: usize = 64;
 
+/// The most caches a pool can have ([`PoolConfig::max_slots`]): slot ids
+/// are 14 bits in a buffer's owner word.
+pub const MAX_SLOTS: u16 = 0x3FFF;
+
 /// Size and shape of a pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolConfig {
@@ -132,7 +136,7 @@ impl Layout {
         if headroom >= buf_size {
             return Err(MemError::Config("head room must be smaller than the buffer size"));
         }
-        if max_slots == 0 || max_slots > 0x3FFF {
+        if max_slots == 0 || max_slots > usize::from(MAX_SLOTS) {
             return Err(MemError::Config("slot count must be between 1 and 16383"));
         }
         let ring_cap = count.next_power_of_two();
@@ -410,13 +414,22 @@ impl Pool {
             .count()
     }
 
-    /// A cache for the calling thread; claims a slot.
+    /// A cache for the calling thread, shaped for a worker
+    /// ([`CacheShape::WORKER`]); claims a slot.
     pub fn cache(&self) -> Result<PoolCache, MemError> {
+        self.cache_shaped(CacheShape::WORKER)
+    }
+
+    /// A cache of the given shape; claims a slot.
+    pub fn cache_shaped(&self, shape: CacheShape) -> Result<PoolCache, MemError> {
         let slot = self.claim_slot()?;
+        let batch = shape.batch.clamp(1, CACHE_BATCH);
         Ok(PoolCache {
             pool: self.clone(),
             slot,
-            stack: Vec::with_capacity(CACHE_SIZE),
+            stack: Vec::with_capacity(shape.keep.max(batch)),
+            keep: shape.keep.max(batch),
+            batch,
             stats: CacheStats::default(),
         })
     }
@@ -523,14 +536,40 @@ pub struct CacheStats {
     pub not_handed: u64,
 }
 
+/// How many buffers a cache keeps in front of the shared free ring, and
+/// how many it moves to or from the ring at once. What a cache keeps is
+/// what no one else can use: a worker keeps many (it allocates and frees
+/// at line rate), an application flow's end only one, so that a thousand
+/// flows leave the pool to the flows that carry traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheShape {
+    /// Most buffers kept.
+    pub keep: usize,
+    /// Buffers moved per ring operation (at most [`CACHE_BATCH`]).
+    pub batch: usize,
+}
+
+impl CacheShape {
+    /// A dataplane worker's: up to [`CACHE_SIZE`] kept, [`CACHE_BATCH`] at
+    /// a time.
+    pub const WORKER: CacheShape = CacheShape {
+        keep: CACHE_SIZE,
+        batch: CACHE_BATCH,
+    };
+    /// One direction of one application flow: one buffer at a time.
+    pub const FLOW: CacheShape = CacheShape { keep: 1, batch: 1 };
+}
+
 /// One thread's allocator: a stack of buffers in front of the shared free
 /// ring, so allocating and freeing touch no shared state except once per
-/// [`CACHE_BATCH`] buffers.
+/// batch of its [`CacheShape`].
 #[derive(Debug)]
 pub struct PoolCache {
     pool: Pool,
     slot: SlotId,
     stack: Vec<u32>,
+    keep: usize,
+    batch: usize,
     stats: CacheStats,
 }
 
@@ -550,7 +589,7 @@ impl PoolCache {
 
     fn refill(&mut self) -> bool {
         let mut batch = [0u32; CACHE_BATCH];
-        let n = self.pool.ring().pop(self.slot, &mut batch);
+        let n = self.pool.ring().pop(self.slot, &mut batch[..self.batch]);
         self.stack.extend_from_slice(&batch[..n]);
         n > 0
     }
@@ -597,8 +636,8 @@ impl PoolCache {
         if owner.load(Ordering::Relaxed) != held {
             owner.store(held, Ordering::Relaxed);
         }
-        if self.stack.len() == CACHE_SIZE {
-            self.flush(CACHE_SIZE - CACHE_BATCH);
+        if self.stack.len() >= self.keep {
+            self.flush(self.keep - self.batch);
         }
         self.stack.push(buf.idx);
     }
@@ -829,6 +868,44 @@ mod tests {
         drop(cache);
         let stats = pool.stats();
         assert_eq!((stats.free, stats.held()), (1000, 0));
+    }
+
+    #[test]
+    fn many_flow_shaped_caches_keep_the_pool_for_the_one_that_works() {
+        // 600 idle flow ends that each passed buffers through, and one
+        // busy one: the busy one still gets every buffer but the few the
+        // idle ones keep (one each at most).
+        let pool = Pool::create(
+            "pool-test",
+            PoolConfig {
+                max_slots: 1024,
+                ..small()
+            },
+        )
+        .unwrap();
+        let mut idle: Vec<PoolCache> = (0..600).map(|_| pool.cache_shaped(CacheShape::FLOW).unwrap()).collect();
+        for c in &mut idle {
+            let a = c.alloc().unwrap();
+            let b = c.alloc().unwrap();
+            c.free(a);
+            c.free(b);
+            assert!(c.cached() <= 1, "{}", c.cached());
+        }
+        let mut busy = pool.cache_shaped(CacheShape::FLOW).unwrap();
+        let mut got = Vec::new();
+        while let Some(b) = busy.alloc() {
+            got.push(b);
+        }
+        assert!(got.len() >= 1000 - 600, "{}", got.len());
+        busy.free_burst(&mut got);
+        assert!(busy.cached() <= 1);
+
+        // A worker-shaped cache, by contrast, keeps what it frees.
+        let mut worker = pool.cache().unwrap();
+        let mut bufs = Vec::new();
+        worker.alloc_burst(&mut bufs, 100);
+        worker.free_burst(&mut bufs);
+        assert_eq!(worker.cached(), 100 + (CACHE_BATCH - 100 % CACHE_BATCH) % CACHE_BATCH);
     }
 
     #[test]

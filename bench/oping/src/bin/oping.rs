@@ -43,6 +43,11 @@ use o7s_oping::{
 /// fills it exactly and is never read in pieces.
 const RX_BUF: usize = 4096;
 
+/// Exit status of a client run that lost requests (ping's).
+const LOST: u8 = 1;
+/// Exit status of any other failure (ping's).
+const ERROR: u8 = 2;
+
 /// Longest a blocking call waits before the loop looks at the stop flag
 /// and the run's state again.
 const TICK: Duration = Duration::from_millis(100);
@@ -60,7 +65,7 @@ fn main() -> ExitCode {
         Ok(ipc) => ipc,
         Err(e) => {
             eprintln!("oping: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(ERROR);
         }
     };
     match mode {
@@ -95,14 +100,14 @@ fn client_main(ipc: &Ipc, cfg: &ClientConfig) -> ExitCode {
             .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)));
         if let Err(e) = registered {
             eprintln!("oping: cannot install a signal handler: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(ERROR);
         }
     }
     let flow = match ipc.flow_alloc(&cfg.server_name, cfg.qos, None) {
         Ok(flow) => flow,
         Err(e) => {
             eprintln!("oping: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(ERROR);
         }
     };
     flow.set_flags(FlowFlags::RDWR | FlowFlags::RNOPART);
@@ -124,9 +129,15 @@ fn client_main(ipc: &Ipc, cfg: &ClientConfig) -> ExitCode {
     if client.outcome() == Some(Outcome::ServerTimedOut) {
         say("Server timed out.");
     }
-    let _ = write!(std::io::stdout().lock(), "\n{}", client.stats());
+    let stats = client.stats();
+    let _ = write!(std::io::stdout().lock(), "\n{stats}");
     drop(flow);
-    ExitCode::SUCCESS
+    // As ping: a run that lost requests, or got no reply at all, failed.
+    if stats.transmitted() == 0 || stats.lost() > 0 {
+        ExitCode::from(LOST)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// One client run over an allocated flow.
@@ -359,7 +370,7 @@ fn server_main(ipc: &Ipc, cfg: ServerConfig) -> ExitCode {
                     e,
                     Error::IrmdGone | Error::NoIrmd { .. } | Error::Refused { .. } | Error::Protocol(_)
                 ) {
-                    return ExitCode::FAILURE;
+                    return ExitCode::from(ERROR);
                 }
                 continue;
             }

@@ -156,7 +156,7 @@ fn fevent_reports_packets_and_asynchronous_allocation() {
     let (_irmd, ipc) = setup("app-fevent", "ev");
     let mut fq = FQueue::new();
     // Asynchronous: returns at once, pending while no process accepts (the
-    // request waits up to 1 s for one), then Alloc on the set.
+    // request waits up to REQ_ARR_TIMEOUT for one), then Alloc on the set.
     let client = ipc.flow_alloc("ev", QosSpec::RAW, Some(Duration::ZERO)).unwrap();
     let mut buf = [0u8; 8];
     assert!(matches!(client.read(&mut buf), Err(Error::Pending(_))));

@@ -189,14 +189,17 @@ fn a_program_bound_by_an_operator_runs_as_that_operator() {
 fn a_process_that_lies_about_its_program_gets_no_flows() {
     let oping = oping();
     let irmd = Irmd::start("access-liar");
+    // The service is a program of its own (not oping, which the client
+    // below runs and which would be bound to the name itself).
+    let service = std::fs::canonicalize("/bin/true").unwrap();
     irmd.irm_ok(&["ipcp", "bootstrap", "type", "local", "name", "lo", "layer", "lo"]);
-    irmd.irm_ok(&["bind", "program", oping.to_str().unwrap(), "name", "oping"]);
-    irmd.irm_ok(&["name", "register", "oping", "layer", "lo"]);
+    irmd.irm_ok(&["bind", "program", service.to_str().unwrap(), "name", "svc"]);
+    irmd.irm_ok(&["name", "register", "svc", "layer", "lo"]);
 
-    // This test binary says it is oping, and waits for oping's flows.
+    // This test binary says it is the service, and waits for its flows.
     let mut liar = Raw::connect(&irmd).unwrap();
     let hello = request::Body::Hello(msg::Hello {
-        program: oping.to_string_lossy().into_owned(),
+        program: service.to_string_lossy().into_owned(),
     });
     liar.send(1, hello).unwrap();
     let welcome = liar.recv(Duration::from_secs(5)).unwrap().expect("welcome");
@@ -204,7 +207,7 @@ fn a_process_that_lies_about_its_program_gets_no_flows() {
     let accept = request::Body::FlowAccept(msg::FlowAccept { timeout_ms: Some(1500) });
     liar.send(2, accept).unwrap();
 
-    let out = irmd.command(&oping).args(["-n", "oping", "-c", "1"]).output().unwrap();
+    let out = irmd.command(&oping).args(["-n", "svc", "-c", "1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "the flow must not be allocated: {out:?}");
     let answer = liar
         .recv(Duration::from_secs(5))

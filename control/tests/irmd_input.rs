@@ -108,3 +108,103 @@ fn help_is_there_without_irmd_and_help_after_dashdash_is_an_argument() {
     assert!(bootstrap.contains("irm ipcp bootstrap"), "{bootstrap}");
     irmd.irm_ok(&["bind", "program", "/bin/true", "name", "t", "auto", "--", "--help"]);
 }
+
+#[test]
+fn names_with_control_characters_and_arguments_that_are_not_utf8_are_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let irmd = Irmd::start("irm-hygiene");
+    let before = state(&irmd);
+    for (name, why) in [
+        ("a\nb", "control character"),
+        ("\u{1b}[31mred", "control character"),
+        ("two words", "white space"),
+        ("evil\u{202e}txt", "invisible formatting character"),
+    ] {
+        let err = irmd
+            .irm(&["name", "create", name])
+            .expect_err(&format!("irm name create {name:?} must be refused"));
+        assert!(err.contains(why), "{name:?}: {err}");
+        assert!(!err.contains('\u{1b}'), "the error repeats an escape sequence: {err:?}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_irm"))
+        .args(["name", "create"])
+        .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .env("O7S_RUNDIR", &irmd.dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("argument 3") && err.contains("not valid UTF-8"), "{err}");
+    // And irmd refuses such names from any process, not only from irm.
+    let mut admin = irmd.admin();
+    let e = admin
+        .command(&["name".into(), "create".into(), "x\ny".into()])
+        .unwrap_err();
+    assert!(e.to_string().contains("control character"), "{e}");
+    assert_eq!(state(&irmd), before);
+}
+
+#[test]
+fn a_flood_of_malformed_messages_is_answered_but_logged_within_a_budget() {
+    let irmd = Irmd::start("irmd-malformed-flood");
+    let mut admin = irmd.admin();
+    for _ in 0..2000 {
+        let answer = admin.send_raw(b"\xff\xff\xff").expect("irmd answers every message");
+        assert!(matches!(answer.and_then(|r| r.body), Some(reply::Body::Error(_))));
+    }
+    let log = irmd.log_text();
+    let lines = log.matches("malformed message refused").count();
+    assert!(
+        (10..=50).contains(&lines),
+        "{lines} log lines for 2000 malformed messages"
+    );
+    assert!(log.contains("held_back="), "{log}");
+}
+
+#[test]
+fn an_empty_message_is_a_malformed_request_not_a_hang_up() {
+    let irmd = Irmd::start("irmd-empty");
+    let mut admin = irmd.admin();
+    let answer = admin.send_raw(b"").expect("irmd answers");
+    match answer.and_then(|r| r.body) {
+        Some(reply::Body::Error(e)) => assert!(e.message.contains("without a body"), "{e:?}"),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    // The same connection still works.
+    assert!(admin.status().is_ok());
+}
+
+#[test]
+fn oping_exits_1_when_replies_are_lost_and_2_when_there_is_no_flow() {
+    let oping = o7s_netns::workspace_bin("o7s-oping", "oping").expect("build oping");
+    let irmd = Irmd::start("oping-status");
+    irmd.irm_ok(&["ipcp", "bootstrap", "type", "local", "name", "lo", "layer", "lo"]);
+    let out = irmd
+        .command(&oping)
+        .args(["-n", "nobody-serves", "-c", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+
+    irmd.irm_ok(&["bind", "program", oping.to_str().unwrap(), "name", "oping"]);
+    irmd.irm_ok(&["name", "register", "oping", "layer", "lo"]);
+    let server =
+        o7s_netns::KillOnDrop::spawn(irmd.command(&oping).arg("-l").stdout(std::process::Stdio::null())).unwrap();
+    let ping = |count: &str| {
+        irmd.command(&oping)
+            .args(["-n", "oping", "-c", count, "-i", "10ms"])
+            .output()
+            .unwrap()
+    };
+    let all = ping("3");
+    assert_eq!(all.status.code(), Some(0), "{all:?}");
+    // A server that stops answering: every request lost.
+    o7s_netns::signal(server.id(), libc::SIGSTOP);
+    let lost = ping("3");
+    o7s_netns::signal(server.id(), libc::SIGCONT);
+    assert_eq!(lost.status.code(), Some(1), "{lost:?}");
+    assert!(
+        String::from_utf8_lossy(&lost.stdout).contains("100% packet loss"),
+        "{lost:?}"
+    );
+}

@@ -189,7 +189,7 @@ fn a_request_whose_requester_died_before_the_accept_is_down_at_once() {
     let ipc = o7s_app::Ipc::connect_to(&irmd.dir).expect("connect");
     irmd.irm_ok(&["bind", "process", &ipc.pid().to_string(), "name", "late"]);
     irmd.irm_ok(&["name", "register", "late", "layer", "lo"]);
-    // The request waits for this process to accept (up to 1 s).
+    // The request waits for this process to accept (up to REQ_ARR_TIMEOUT).
     let mut client = KillOnDrop::spawn(
         irmd.command(&oping)
             .args(["-n", "late", "-c", "1"])

@@ -100,8 +100,13 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_millis(200);
 /// (`FLOW_ALLOC_TIMEOUT`, §19.5).
 pub const FLOW_ALLOC_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long an arrived request waits for an accepting process, started or
-/// not (`IRMD_REQ_ARR_TIMEOUT`, §19.5).
-pub const REQ_ARR_TIMEOUT: Duration = Duration::from_secs(1);
+/// not (`IRMD_REQ_ARR_TIMEOUT`, §19.5): a listen backlog. The C IRMd
+/// waits 1 s; a server that a thousand clients reach at once, or a
+/// program the super-server starts on a loaded machine, takes longer to
+/// come round to every request, and the requester waits for the answer up
+/// to [`FLOW_ALLOC_TIMEOUT`] anyway (a C requester too), so irmd waits
+/// 10 s before it refuses.
+pub const REQ_ARR_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// irmd's id for one end of a flow (one per process end; a flow between two
 /// local processes has two ids, one per side).

@@ -45,6 +45,12 @@ const MAX_QUEUED_BYTES: usize = 1 << 20;
 /// How long accepting pauses when irmd is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// How long a refused connection stays open for its process to read why.
+const REFUSAL_GRACE: Duration = Duration::from_millis(200);
+/// Refused connections kept open at once, at most; more are closed at
+/// once (their processes see only the closed connection).
+const MAX_REFUSED: usize = 256;
+
 /// Caps on connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -102,6 +108,8 @@ pub struct Conns {
     doomed: Vec<(ConnId, &'static str)>,
     /// Accepting pauses until then (out of fds).
     accept_paused_until: Option<Instant>,
+    /// Refused connections, told why, closed after [`REFUSAL_GRACE`].
+    refused: VecDeque<(Instant, UnixStream)>,
     refused_log: LogBudget,
     dropped_log: LogBudget,
     accept_log: LogBudget,
@@ -109,6 +117,17 @@ pub struct Conns {
 
 fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// Reads and drops whatever a non-blocking socket holds.
+fn drain(sock: &UnixStream) {
+    let mut buf = [0u8; 512];
+    let mut sock = sock;
+    for _ in 0..1024 {
+        if !matches!(std::io::Read::read(&mut sock, &mut buf), Ok(n) if n > 0) {
+            break;
+        }
+    }
 }
 
 impl Conns {
@@ -121,6 +140,7 @@ impl Conns {
             ready: VecDeque::new(),
             doomed: Vec::new(),
             accept_paused_until: None,
+            refused: VecDeque::new(),
             refused_log: LogBudget::per_second(),
             dropped_log: LogBudget::per_second(),
             accept_log: LogBudget::per_second(),
@@ -153,7 +173,21 @@ impl Conns {
         if !self.ready.is_empty() {
             return Some(now);
         }
-        self.accept_paused_until
+        let closing = self.refused.front().map(|(t, _)| *t + REFUSAL_GRACE);
+        [self.accept_paused_until, closing].into_iter().flatten().min()
+    }
+
+    /// Closes the refused connections whose grace has passed, first
+    /// reading what they sent: a socket closed with unread messages
+    /// resets the peer's, which would lose the refusal it has not read.
+    pub fn close_refused(&mut self, now: Instant) {
+        while let Some((at, _)) = self.refused.front()
+            && (now.saturating_duration_since(*at) >= REFUSAL_GRACE || self.refused.len() > MAX_REFUSED)
+        {
+            if let Some((_, sock)) = self.refused.pop_front() {
+                drain(&sock);
+            }
+        }
     }
 
     /// Accepts every waiting connection (unless paused), checks who it is
@@ -198,7 +232,7 @@ impl Conns {
         let cred = match sys::peer_cred(&sock) {
             Ok(c) => c,
             Err(e) => {
-                self.refuse(&sock, now, format!("no peer credentials: {e}"), None);
+                self.refuse(sock, now, format!("no peer credentials: {e}"), None);
                 return None;
             }
         };
@@ -208,13 +242,13 @@ impl Conns {
                 "uid {} is neither irmd's owner nor in its operators or users group",
                 cred.uid
             );
-            self.refuse(&sock, now, why, Some(cred.uid));
+            self.refuse(sock, now, why, Some(cred.uid));
             return None;
         };
         let of_uid = self.per_uid.get(&cred.uid).copied().unwrap_or(0);
         if self.map.len() >= self.limits.total {
             let why = format!("irmd serves {} connections, its limit", self.limits.total);
-            self.refuse(&sock, now, why, Some(cred.uid));
+            self.refuse(sock, now, why, Some(cred.uid));
             return None;
         }
         if of_uid >= self.limits.per_user {
@@ -222,7 +256,7 @@ impl Conns {
                 "uid {} has {} connections, the limit per user",
                 cred.uid, self.limits.per_user
             );
-            self.refuse(&sock, now, why, Some(cred.uid));
+            self.refuse(sock, now, why, Some(cred.uid));
             return None;
         }
         // The program the kernel says the process runs; read while the
@@ -262,12 +296,14 @@ impl Conns {
         Some(id)
     }
 
-    /// Tells a refused peer why (if its socket takes it) and closes.
-    fn refuse(&mut self, sock: &UnixStream, now: Instant, why: String, uid: Option<u32>) {
+    /// Tells a refused peer why (if its socket takes it); the connection
+    /// closes after [`REFUSAL_GRACE`].
+    fn refuse(&mut self, sock: UnixStream, now: Instant, why: String, uid: Option<u32>) {
         if let Some(held_back) = self.refused_log.allow(now) {
             tracing::warn!(uid, held_back, "connection refused: {why}");
         }
         let _ = sock.set_nonblocking(true);
+        drain(&sock);
         let reply = msg::Reply {
             id: 0,
             body: Some(msg::reply::Body::Error(msg::Error {
@@ -276,8 +312,11 @@ impl Conns {
             })),
         };
         if let Ok(bytes) = msg::encode(&reply) {
-            let _ = msg::send_bytes(sock, &bytes, &[]);
+            let _ = msg::send_bytes(&sock, &bytes, &[]);
         }
+        let _ = sock.shutdown(std::net::Shutdown::Write);
+        self.refused.push_back((now, sock));
+        self.close_refused(now);
     }
 
     /// A connection became readable.

@@ -345,6 +345,7 @@ impl Daemon {
                     }
                 }
             }
+            self.conns.close_refused(now);
             self.serve_ready(now, &mut buf);
             if self.irm.poll_timeout().is_some_and(|d| d <= now) {
                 self.irm.handle_timeout(now);
@@ -551,14 +552,17 @@ impl Daemon {
             self.reply(caller, error(errno::EACCES, message), &[]);
             return;
         }
-        let before = self.irm.clone();
+        // A command that may start an IPCP is undone whole if it fails.
+        let before = (!cmd.is_read_only()).then(|| self.irm.clone());
         let result = exec::execute(&mut self.irm, now, &cmd, &account);
         self.drain_events(now);
         let body = match (result, self.ipcp_failure.take()) {
             (Err(e), _) => error(-e.errno(), e.to_string()),
             (Ok(_), Some(failure)) => {
                 // The IPCP could not start: undo the whole command.
-                self.irm = before;
+                if let Some(before) = before {
+                    self.irm = before;
+                }
                 error(errno::ENOTSUP, failure)
             }
             (Ok(text), None) => {
@@ -707,7 +711,17 @@ impl Daemon {
             IrmEvent::FlowAllocFailed { flow, pid, reason } => {
                 let (code, message) = match reason {
                     AllocFailure::Unreachable => (errno::EHOSTUNREACH, "no layer knows the name".to_owned()),
-                    AllocFailure::Refused(code) => (-code, format!("the flow was refused ({code})")),
+                    AllocFailure::Refused(code) if code == -errno::ECONNREFUSED => (
+                        errno::ECONNREFUSED,
+                        format!(
+                            "the flow was refused: no process accepted it within {} s",
+                            crate::irm::REQ_ARR_TIMEOUT.as_secs()
+                        ),
+                    ),
+                    AllocFailure::Refused(code) => (
+                        -code,
+                        format!("the flow was refused: {}", io::Error::from_raw_os_error(-code)),
+                    ),
                     AllocFailure::TimedOut => (errno::ETIMEDOUT, "the flow allocation timed out".to_owned()),
                     AllocFailure::IpcpGone => (errno::EIO, "the IPCP went away".to_owned()),
                 };

@@ -48,10 +48,12 @@ impl Irmd {
             }
             None => Command::new(env!("CARGO_BIN_EXE_irmd")),
         };
+        if !args.contains(&"--buffers") {
+            cmd.args(["--buffers", "4096"]);
+        }
         let proc = KillOnDrop::spawn(
             cmd.arg("--rundir")
                 .arg(&dir)
-                .args(["--buffers", "4096"])
                 .args(args)
                 .env("RUST_LOG", "info")
                 .stdin(Stdio::null())

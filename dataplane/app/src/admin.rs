@@ -79,8 +79,9 @@ impl Admin {
     /// Sends raw bytes as one message (for tests of irmd's input checks)
     /// and returns irmd's answer, if it sent one.
     pub fn send_raw(&mut self, bytes: &[u8]) -> Result<Option<msg::Reply>> {
-        use std::io::Write;
-        (&self.sock).write_all(bytes)?;
+        // One message, the empty one included (write_all would send
+        // nothing for it).
+        msg::send_bytes(&self.sock, bytes, &[])?;
         self.sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
         let got = msg::recv::<msg::Reply>(&self.sock, &mut self.buf);
         self.sock.set_read_timeout(None)?;

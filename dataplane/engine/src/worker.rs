@@ -12,9 +12,20 @@
 //! nothing on this path is shared with another thread except the tables
 //! (read-only, swapped whole) and the counters (written by this worker
 //! only).
+//!
+//! Changes reach a worker between two bursts: tables at the next load,
+//! commands when it next looks at its queue. [`Dataplane::sync`] is the
+//! acknowledgement a caller waits for before counting on a change:
+//!
+//! ```text
+//!  caller: set_tables / update / apply ... ; sync(): requested += 1 = g, wait
+//!  worker, top of each round:  r = requested; apply commands; load tables;
+//!                              if r is new: acked = r          (one store)
+//!  caller: every worker's acked >= g  ──► everything before sync() is in force
+//! ```
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -50,6 +61,8 @@ const MIN_NAP: Duration = Duration::from_micros(20);
 /// The longest an idle worker sleeps between looks at ports without a
 /// wait fd (local rings, io_uring), its commands and its stop flag.
 pub const MAX_NAP: Duration = Duration::from_millis(1);
+/// How often [`Dataplane::sync`] looks at the workers' acknowledgements.
+const SYNC_POLL: Duration = Duration::from_micros(20);
 
 /// Everything one worker runs.
 pub struct WorkerSpec {
@@ -101,13 +114,15 @@ impl std::fmt::Debug for Command {
     }
 }
 
-/// Errors of [`Dataplane::apply`].
+/// Errors of [`Dataplane::apply`] and [`Dataplane::sync`].
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error("no worker {0}")]
     NoWorker(usize),
     #[error("worker {0} has stopped")]
     Stopped(usize),
+    #[error("worker {worker} did not acknowledge within {waited:?}")]
+    Timeout { worker: usize, waited: Duration },
 }
 
 /// Errors starting the dataplane.
@@ -130,6 +145,10 @@ pub struct Dataplane {
     ports: Mutex<Vec<(usize, PortId, PortInfo)>>,
     counters: Vec<Arc<Counters>>,
     commands: Vec<mpsc::Sender<(Command, mpsc::Sender<()>)>>,
+    /// The last generation [`sync`](Dataplane::sync) asked for.
+    requested: Arc<AtomicU64>,
+    /// The last generation each worker acknowledged.
+    acked: Vec<Arc<AtomicU64>>,
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
 }
@@ -144,6 +163,8 @@ impl Dataplane {
             ports: Mutex::new(Vec::new()),
             counters: Vec::new(),
             commands: Vec::new(),
+            requested: Arc::new(AtomicU64::new(0)),
+            acked: Vec::new(),
             stop,
             workers: Vec::new(),
         };
@@ -159,8 +180,14 @@ impl Dataplane {
             dp.counters.push(Arc::clone(&counters));
             let (tx, rx) = mpsc::channel();
             dp.commands.push(tx);
+            let acked = Arc::new(AtomicU64::new(0));
+            dp.acked.push(Arc::clone(&acked));
             let name = spec.name.clone();
-            let worker = Worker::new(spec, Arc::clone(&dp.tables), counters, rx, Arc::clone(&dp.stop));
+            let sync = Acks {
+                requested: Arc::clone(&dp.requested),
+                acked,
+            };
+            let worker = Worker::new(spec, Arc::clone(&dp.tables), counters, rx, sync, Arc::clone(&dp.stop));
             let handle = std::thread::Builder::new()
                 .name(name.clone())
                 .spawn(move || worker.run())
@@ -175,12 +202,14 @@ impl Dataplane {
         self.tables.load_full()
     }
 
-    /// Replaces the tables; workers pick them up at their next burst.
+    /// Replaces the tables; workers pick them up at their next burst
+    /// ([`sync`](Dataplane::sync) waits for that).
     pub fn set_tables(&self, tables: Tables) {
         self.tables.store(Arc::new(tables));
     }
 
-    /// Changes a copy of the tables and swaps it in.
+    /// Changes a copy of the tables and swaps it in (in force once
+    /// [`sync`](Dataplane::sync) returns).
     pub fn update(&self, change: impl FnOnce(&mut Tables)) {
         let mut t = Tables::clone(&self.tables.load());
         change(&mut t);
@@ -208,6 +237,34 @@ impl Dataplane {
             }
         }
         Ok(())
+    }
+
+    /// Waits until every worker has taken in everything done through this
+    /// handle before the call: the tables last set are the ones it forwards
+    /// by, and the commands sent to it are applied. A frame a port receives
+    /// after `sync` returns meets the new state. Returns the generation
+    /// the workers acknowledged (it grows by one per call).
+    ///
+    /// A worker answers between two bursts, so this takes about one burst,
+    /// or one nap (at most [`MAX_NAP`]) when the worker is idle.
+    pub fn sync(&self, timeout: Duration) -> Result<u64, CommandError> {
+        let generation = self.requested.fetch_add(1, Ordering::AcqRel) + 1;
+        let deadline = Instant::now() + timeout;
+        for (worker, acked) in self.acked.iter().enumerate() {
+            while acked.load(Ordering::Acquire) < generation {
+                if self.workers.get(worker).is_none_or(JoinHandle::is_finished) {
+                    return Err(CommandError::Stopped(worker));
+                }
+                if Instant::now() >= deadline {
+                    return Err(CommandError::Timeout {
+                        worker,
+                        waited: timeout,
+                    });
+                }
+                std::thread::sleep(SYNC_POLL);
+            }
+        }
+        Ok(generation)
     }
 
     /// The ports each worker polls: (worker, port id, what it is).
@@ -255,7 +312,16 @@ struct Worker {
     tables: Arc<ArcSwap<Tables>>,
     counters: Arc<Counters>,
     commands: mpsc::Receiver<(Command, mpsc::Sender<()>)>,
+    sync: Acks,
     stop: Arc<AtomicBool>,
+}
+
+/// A worker's side of [`Dataplane::sync`].
+struct Acks {
+    /// The generation asked for (shared by all workers, read once a round).
+    requested: Arc<AtomicU64>,
+    /// The generation this worker has taken in (written when it changes).
+    acked: Arc<AtomicU64>,
 }
 
 /// Per-port and per-endpoint burst vectors of a worker, grown as ports and
@@ -308,6 +374,7 @@ impl Worker {
         tables: Arc<ArcSwap<Tables>>,
         counters: Arc<Counters>,
         commands: mpsc::Receiver<(Command, mpsc::Sender<()>)>,
+        sync: Acks,
         stop: Arc<AtomicBool>,
     ) -> Worker {
         Worker {
@@ -321,6 +388,7 @@ impl Worker {
             tables,
             counters,
             commands,
+            sync,
             stop,
         }
     }
@@ -374,10 +442,18 @@ impl Worker {
         let mut rx: Vec<Buf> = Vec::with_capacity(BURST);
         let mut last_traffic = Instant::now();
         let mut nap = MIN_NAP;
+        let mut acked = 0;
 
         while !self.stop.load(Ordering::Relaxed) {
+            // Read before the commands and the tables, so that what it
+            // acknowledges covers everything done before it was asked.
+            let requested = self.sync.requested.load(Ordering::Acquire);
             self.apply_commands(&mut lanes);
             let tables = self.tables.load();
+            if requested != acked {
+                self.sync.acked.store(requested, Ordering::Release);
+                acked = requested;
+            }
             let mut busy = false;
             for (q, port) in lanes.queued.iter_mut().zip(&self.ports) {
                 *q = port.as_ref().map_or(0, |p| p.tx_queue_len());

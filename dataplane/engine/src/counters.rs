@@ -12,16 +12,34 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub enum DropReason {
     /// Shorter than an Ethernet header.
     ShortFrame,
+    /// Longer than the port's receive buffers (cut short by the kernel, or
+    /// beyond a pool buffer): dropped by the port or its XDP program.
+    Oversize,
+    /// Carries an 802.1Q/802.1ad tag: o7s ports are untagged. AF_PACKET
+    /// drops them; on AF_XDP the XDP program passes them on to the kernel
+    /// (for VLAN devices on the port), and they are counted here all the
+    /// same.
+    VlanTagged,
     /// Ethertype other than the layer's (the XDP program should not pass it).
     WrongEthertype,
+    /// To another station's unicast MAC (AF_PACKET: PACKET_OTHERHOST).
+    NotForUs,
+    /// To a group address: multicast, or broadcast other than the shim's
+    /// management (EID 0, where name queries go).
+    MulticastDst,
     /// Shorter than Ethernet + eth-dix inner header.
     ShortShimHeader,
     /// The eth-dix length field exceeds the frame.
     BadShimLength,
     /// No N-1 flow for this (port, shim EID).
     UnknownFlow,
+    /// From a MAC other than the N-1 flow's peer.
+    SpoofedSrc,
     /// Payload shorter than a DT header.
     ShortDtHeader,
+    /// Arrived with TTL 0, or above the layer's `max_ttl`: no member sends
+    /// that.
+    BadTtl,
     /// TTL reached 0 at a member that is not the destination.
     TtlExpired,
     /// No forwarding entry for the destination in the flow's cube.
@@ -41,13 +59,20 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 14] = [
+    /// Every reason, in the order a frame meets the checks.
+    pub const ALL: [DropReason; 20] = [
         DropReason::ShortFrame,
+        DropReason::Oversize,
+        DropReason::VlanTagged,
         DropReason::WrongEthertype,
+        DropReason::NotForUs,
+        DropReason::MulticastDst,
         DropReason::ShortShimHeader,
         DropReason::BadShimLength,
         DropReason::UnknownFlow,
+        DropReason::SpoofedSrc,
         DropReason::ShortDtHeader,
+        DropReason::BadTtl,
         DropReason::TtlExpired,
         DropReason::NoRoute,
         DropReason::NextHopDown,
@@ -62,11 +87,17 @@ impl DropReason {
     pub const fn as_str(self) -> &'static str {
         match self {
             DropReason::ShortFrame => "short-frame",
+            DropReason::Oversize => "oversize",
+            DropReason::VlanTagged => "vlan-tagged",
             DropReason::WrongEthertype => "wrong-ethertype",
+            DropReason::NotForUs => "not-for-us",
+            DropReason::MulticastDst => "multicast-dst",
             DropReason::ShortShimHeader => "short-shim-header",
             DropReason::BadShimLength => "bad-shim-length",
             DropReason::UnknownFlow => "unknown-flow",
+            DropReason::SpoofedSrc => "spoofed-src",
             DropReason::ShortDtHeader => "short-dt-header",
+            DropReason::BadTtl => "bad-ttl",
             DropReason::TtlExpired => "ttl-expired",
             DropReason::NoRoute => "no-route",
             DropReason::NextHopDown => "next-hop-down",
@@ -204,5 +235,23 @@ impl std::fmt::Display for Snapshot {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_listed_once_at_its_index_with_a_kebab_case_name() {
+        let mut names = std::collections::HashSet::new();
+        for (i, r) in DropReason::ALL.into_iter().enumerate() {
+            assert_eq!(r as usize, i, "{r}: ALL is in declaration order");
+            assert!(names.insert(r.as_str()), "{r} twice");
+            assert!(
+                r.as_str().bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{r} is kebab-case"
+            );
+        }
     }
 }

@@ -336,9 +336,14 @@ struct Lanes {
 }
 
 fn shim_of(port: Option<&dyn Port>) -> Shim {
-    match port.map(|p| &p.info().kind) {
-        Some(PortKind::Uring { .. }) => Shim::Udp,
-        _ => Shim::EthDix,
+    match port.map(|p| p.info()) {
+        Some(PortInfo {
+            kind: PortKind::Uring { .. },
+            ..
+        }) => Shim::Udp,
+        info => Shim::EthDix {
+            mac: info.and_then(|i| i.mac),
+        },
     }
 }
 
@@ -500,7 +505,7 @@ impl Worker {
                             let owned = self.ports.get(p).is_some_and(Option::is_some);
                             match (to, shims.get(p)) {
                                 _ if !owned || buf.reset(head, len).is_err() => DropReason::NoRoute,
-                                (None, Some(Shim::EthDix)) => {
+                                (None, Some(Shim::EthDix { .. })) => {
                                     tx[p].push(buf);
                                     continue;
                                 }

@@ -30,10 +30,12 @@ fn mac(n: u8) -> MacAddr {
     MacAddr([2, 0, 0, 0, 0, n])
 }
 
+/// A frame from the neighbour of flow "in" (MAC 0) to the worker's end
+/// of that flow (MAC 100).
 fn frame(shim_eid: u16, dst: u64, ttl: u8, dt_eid: u64, payload: &[u8]) -> Vec<u8> {
     common::eth_dix(
+        mac(100).0,
         mac(0).0,
-        mac(9).0,
         shim_eid,
         &common::dt_packet(dst, ttl, dt_eid, payload),
     )

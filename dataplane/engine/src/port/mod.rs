@@ -20,6 +20,7 @@ pub mod uring;
 pub mod xdp;
 
 use o7s_mem::{Buf, PoolCache};
+use o7s_wire::eth::MacAddr;
 
 /// What kind of backend a port is, and how it runs (for logs and `irm`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +76,9 @@ pub struct PortInfo {
     pub kind: PortKind,
     /// Largest frame the port sends or receives, in octets.
     pub mtu: usize,
+    /// The port's own MAC address on Ethernet ports: frames for other
+    /// stations are refused. `None` where there is none (local, UDP).
+    pub mac: Option<MacAddr>,
 }
 
 /// An I/O backend.

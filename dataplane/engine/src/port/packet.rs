@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use o7s_mem::sys::Mapping;
 use o7s_mem::{Buf, PoolCache};
-use o7s_wire::eth;
+use o7s_wire::eth::{self, MacAddr};
 
 use super::{Port, PortInfo, PortKind};
 
@@ -320,6 +320,7 @@ impl AfPacketPort {
                 frame_size: frame_size as u32,
             },
             mtu: max_tx,
+            mac: Some(MacAddr(mac)),
         };
         tracing::info!(
             interface = %config.interface,

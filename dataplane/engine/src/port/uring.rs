@@ -720,6 +720,7 @@ impl UringUdpPort {
                 buffers: config.buffers,
             },
             mtu: pool.buf_size() - land,
+            mac: None,
         };
         tracing::info!(%local, kind = %info.kind, mtu = info.mtu, "io_uring UDP port bound");
         Ok(UringUdpPort {

@@ -4,6 +4,7 @@
 
 use o7s_ebpf::{AttachMode, Steering, SteeringConfig};
 use o7s_mem::{Buf, PoolCache};
+use o7s_wire::eth::MacAddr;
 use o7s_xsk::{Mode, Umem, XskConfig, XskError, XskSocket};
 
 use super::{Port, PortInfo, PortKind};
@@ -33,7 +34,8 @@ pub struct XdpPort {
 
 impl XdpPort {
     /// Attaches steering to `ifname` (in this thread's namespace) and binds
-    /// a socket on `queue` over `umem`.
+    /// a socket on `queue` over `umem`. Frames for other MAC addresses than
+    /// the interface's are refused (see [`PortInfo::mac`]).
     pub fn open(
         umem: &Umem,
         ifname: &str,
@@ -41,6 +43,7 @@ impl XdpPort {
         steer: SteeringConfig,
         mtu: usize,
     ) -> Result<XdpPort, XdpPortError> {
+        let mac = crate::sys::interface_mac(ifname).ok().map(MacAddr);
         let sock = XskSocket::new(umem, ifname, queue, XskConfig::default())?;
         let mut steering = Steering::attach(ifname, steer).map_err(|source| XdpPortError::Steering {
             ifname: ifname.into(),
@@ -69,6 +72,7 @@ impl XdpPort {
                 name: ifname.into(),
                 kind,
                 mtu,
+                mac,
             },
             queue,
             steering,

@@ -43,8 +43,15 @@ impl XdpPort {
         steer: SteeringConfig,
         mtu: usize,
     ) -> Result<XdpPort, XdpPortError> {
-        let mac = crate::sys::interface_mac(ifname).ok().map(MacAddr);
+        let mac = crate::sys::interface_mac(ifname).ok();
         let sock = XskSocket::new(umem, ifname, queue, XskConfig::default())?;
+        // The program refuses what the worker would: frames for another
+        // MAC, and frames the socket's chunks cannot hold.
+        let steer = SteeringConfig {
+            mac,
+            max_frame: u16::try_from(sock.info().max_frame()).unwrap_or(u16::MAX),
+            ..steer
+        };
         let mut steering = Steering::attach(ifname, steer).map_err(|source| XdpPortError::Steering {
             ifname: ifname.into(),
             source,
@@ -72,7 +79,7 @@ impl XdpPort {
                 name: ifname.into(),
                 kind,
                 mtu,
-                mac,
+                mac: mac.map(MacAddr),
             },
             queue,
             steering,

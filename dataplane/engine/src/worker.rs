@@ -20,7 +20,8 @@
 //! ```text
 //!  caller: set_tables / update / apply ... ; sync(): requested += 1 = g, wait
 //!  worker, top of each round:  r = requested; apply commands; load tables;
-//!                              if r is new: acked = r          (one store)
+//!                              if r is new: publish its ports' counters
+//!                              (syscalls, on request only); acked = r
 //!  caller: every worker's acked >= g  ──► everything before sync() is in force
 //! ```
 
@@ -63,6 +64,8 @@ const MIN_NAP: Duration = Duration::from_micros(20);
 pub const MAX_NAP: Duration = Duration::from_millis(1);
 /// How often [`Dataplane::sync`] looks at the workers' acknowledgements.
 const SYNC_POLL: Duration = Duration::from_micros(20);
+/// How long [`Dataplane::counters`] waits for fresh port counters.
+const COUNTERS_WAIT: Duration = Duration::from_millis(200);
 
 /// Everything one worker runs.
 pub struct WorkerSpec {
@@ -250,10 +253,14 @@ impl Dataplane {
     pub fn sync(&self, timeout: Duration) -> Result<u64, CommandError> {
         let generation = self.requested.fetch_add(1, Ordering::AcqRel) + 1;
         let deadline = Instant::now() + timeout;
+        let mut stopped = None;
         for (worker, acked) in self.acked.iter().enumerate() {
             while acked.load(Ordering::Acquire) < generation {
+                // A stopped worker has nothing more to take in; the others
+                // are still waited for.
                 if self.workers.get(worker).is_none_or(JoinHandle::is_finished) {
-                    return Err(CommandError::Stopped(worker));
+                    stopped = stopped.or(Some(CommandError::Stopped(worker)));
+                    break;
                 }
                 if Instant::now() >= deadline {
                     return Err(CommandError::Timeout {
@@ -264,7 +271,7 @@ impl Dataplane {
                 std::thread::sleep(SYNC_POLL);
             }
         }
-        Ok(generation)
+        stopped.map_or(Ok(generation), Err)
     }
 
     /// The ports each worker polls: (worker, port id, what it is).
@@ -272,8 +279,13 @@ impl Dataplane {
         self.ports.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
-    /// Counters summed over all workers.
+    /// Counters summed over all workers, with what their ports counted
+    /// beneath them (read afresh: each worker reads its ports' and the
+    /// kernel's counters when asked, so this takes about one burst).
     pub fn counters(&self) -> Snapshot {
+        if let Err(e) = self.sync(COUNTERS_WAIT) {
+            tracing::debug!(error = %e, "counters: a worker's port counters are not fresh");
+        }
         self.counters
             .iter()
             .map(|c| c.snapshot())
@@ -311,6 +323,8 @@ struct Worker {
     idle: Idle,
     tables: Arc<ArcSwap<Tables>>,
     counters: Arc<Counters>,
+    /// What ports the worker let go of had counted beneath it.
+    retired: Snapshot,
     commands: mpsc::Receiver<(Command, mpsc::Sender<()>)>,
     sync: Acks,
     stop: Arc<AtomicBool>,
@@ -392,10 +406,29 @@ impl Worker {
             idle: spec.idle,
             tables,
             counters,
+            retired: Snapshot::default(),
             commands,
             sync,
             stop,
         }
+    }
+
+    /// Lets go of a port: its buffers back to the pool, what it counted
+    /// kept in the worker's sums.
+    fn retire(&mut self, mut port: Box<dyn Port>) {
+        self.retired = self.retired + port.snapshot();
+        port.drain(&mut self.cache);
+    }
+
+    /// Publishes what the ports counted beneath the worker (system calls:
+    /// only when asked).
+    fn publish_below(&mut self) {
+        let below = self
+            .ports
+            .iter_mut()
+            .flatten()
+            .fold(self.retired, |sum, port| sum + port.snapshot());
+        self.counters.set_below(below);
     }
 
     /// Applies pending commands; only between bursts, so no frame is in
@@ -409,13 +442,13 @@ impl Worker {
                     if self.ports.len() <= id {
                         self.ports.resize_with(id + 1, || None);
                     }
-                    if let Some(mut old) = self.ports[id].replace(port) {
-                        old.drain(&mut self.cache);
+                    if let Some(old) = self.ports[id].replace(port) {
+                        self.retire(old);
                     }
                 }
                 Command::RemovePort { id } => {
-                    if let Some(mut old) = self.ports.get_mut(usize::from(id)).and_then(Option::take) {
-                        old.drain(&mut self.cache);
+                    if let Some(old) = self.ports.get_mut(usize::from(id)).and_then(Option::take) {
+                        self.retire(old);
                     }
                 }
                 Command::SetEndpoint { index, ring } => {
@@ -456,6 +489,7 @@ impl Worker {
             self.apply_commands(&mut lanes);
             let tables = self.tables.load();
             if requested != acked {
+                self.publish_below();
                 self.sync.acked.store(requested, Ordering::Release);
                 acked = requested;
             }
@@ -618,6 +652,7 @@ impl Worker {
         for (buf, _) in lanes.tx_to.into_iter().flatten() {
             self.cache.free(buf);
         }
+        self.publish_below();
         for port in self.ports.iter_mut().flatten() {
             port.drain(&mut self.cache);
         }

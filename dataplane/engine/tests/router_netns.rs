@@ -613,4 +613,5 @@ fn the_xdp_fast_path_forwards_transit_and_leaves_the_rest_to_the_worker() {
     assert_eq!(c.dropped(DropReason::TtlExpired), 1, "{c}");
     assert_eq!(c.dropped(DropReason::BadShimLength), 1, "{c}");
     assert_eq!(c.rx_packets, 7, "the 40 transit frames never reached the worker: {c}");
+    assert_eq!(c.fast_forwarded, 40, "the XDP program counted them: {c}");
 }

@@ -22,6 +22,8 @@ pub mod xdp;
 use o7s_mem::{Buf, PoolCache};
 use o7s_wire::eth::MacAddr;
 
+use crate::counters::Snapshot;
+
 /// What kind of backend a port is, and how it runs (for logs and `irm`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortKind {
@@ -117,6 +119,16 @@ pub trait Port: Send {
     fn tx_queue_len(&self) -> usize;
 
     fn info(&self) -> &PortInfo;
+
+    /// What happened beneath the worker since the port was opened: frames
+    /// the port, its XDP program or the kernel dropped, passed on or
+    /// forwarded before they became a `Buf` (drops by reason,
+    /// `fast_forwarded`, `passed_to_kernel`, kernel losses; the worker
+    /// counts the rest). May call the kernel: the worker asks only on
+    /// demand, never per packet.
+    fn snapshot(&mut self) -> Snapshot {
+        Snapshot::default()
+    }
 
     /// Returns every buffer the port holds to `cache` (before the port is
     /// dropped, so none is left accounted to the worker's slot).

@@ -55,6 +55,7 @@ use o7s_mem::{Buf, PoolCache};
 use o7s_wire::eth::{self, EthFrame, MacAddr};
 
 use super::{Port, PortInfo, PortKind};
+use crate::counters::{DropReason, KernelLoss, Snapshot};
 
 /// Where the kernel takes a TX frame from (TPACKET2_HDRLEN less the
 /// sockaddr_ll, without PACKET_TX_HAS_OFF).
@@ -607,6 +608,21 @@ impl Port for AfPacketPort {
 
     fn tx_queue_len(&self) -> usize {
         self.tx_pending
+    }
+
+    /// The frames refused before they took a buffer, and the kernel's ring
+    /// overflows.
+    fn snapshot(&mut self) -> Snapshot {
+        let mut s = Snapshot::default();
+        let c = self.counters;
+        s.drops[DropReason::Oversize as usize] = c.rx_truncated + c.rx_too_big;
+        s.drops[DropReason::NotForUs as usize] = c.rx_other_host;
+        s.drops[DropReason::VlanTagged as usize] = c.rx_vlan;
+        match self.kernel_stats() {
+            Ok(k) => s.kernel[KernelLoss::PacketRxDrops as usize] = k.drops,
+            Err(e) => tracing::debug!(port = %self.info.name, error = %e, "PACKET_STATISTICS"),
+        }
+        s
     }
 
     fn info(&self) -> &PortInfo {

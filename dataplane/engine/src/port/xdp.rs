@@ -8,6 +8,7 @@ use o7s_wire::eth::MacAddr;
 use o7s_xsk::{Mode, Umem, XskConfig, XskError, XskSocket};
 
 use super::{Port, PortInfo, PortKind};
+use crate::counters::{DropReason, KernelLoss, Snapshot};
 
 /// Why an AF_XDP port could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,8 @@ pub struct XdpPort {
     steering: Steering,
     sock: Option<XskSocket>,
     fill_size: usize,
+    /// What [`Port::snapshot`] last read beneath the worker.
+    seen: Snapshot,
 }
 
 impl XdpPort {
@@ -85,6 +88,7 @@ impl XdpPort {
             steering,
             sock: Some(sock),
             fill_size,
+            seen: Snapshot::default(),
         })
     }
 
@@ -146,6 +150,46 @@ impl Port for XdpPort {
 
     fn tx_queue_len(&self) -> usize {
         self.sock.as_ref().map_or(0, XskSocket::tx_pending)
+    }
+
+    /// The steering program's per-CPU counters (what it forwarded, passed
+    /// or dropped itself) and the socket's XDP_STATISTICS; the last values
+    /// read if a read fails, so that sums never go back.
+    fn snapshot(&mut self) -> Snapshot {
+        match self.steering.stats() {
+            Ok(x) => {
+                let s = &mut self.seen;
+                s.fast_forwarded = x.fast_forwarded;
+                s.passed_to_kernel = x.passed_to_kernel() - x.vlan;
+                for (reason, n) in [
+                    (DropReason::VlanTagged, x.vlan),
+                    (DropReason::NotForUs, x.not_for_us),
+                    (DropReason::MulticastDst, x.multicast_dst),
+                    (DropReason::Oversize, x.oversize),
+                    (DropReason::SpoofedSrc, x.spoofed_src),
+                    (DropReason::NextHopDown, x.fast_tx_errors),
+                ] {
+                    s.drops[reason as usize] = n;
+                }
+            }
+            Err(e) => tracing::debug!(port = %self.info.name, error = %e, "reading the XDP counters"),
+        }
+        match self.sock.as_ref().map(XskSocket::kernel_stats) {
+            Some(Ok(k)) => {
+                for (loss, n) in [
+                    (KernelLoss::XskRxDropped, k.rx_dropped),
+                    (KernelLoss::XskRxInvalidDescs, k.rx_invalid_descs),
+                    (KernelLoss::XskRxRingFull, k.rx_ring_full),
+                    (KernelLoss::XskFillRingEmpty, k.rx_fill_ring_empty_descs),
+                    (KernelLoss::XskTxInvalidDescs, k.tx_invalid_descs),
+                ] {
+                    self.seen.kernel[loss as usize] = n;
+                }
+            }
+            Some(Err(e)) => tracing::debug!(port = %self.info.name, error = %e, "XDP_STATISTICS"),
+            None => {}
+        }
+        self.seen
     }
 
     fn info(&self) -> &PortInfo {

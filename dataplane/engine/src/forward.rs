@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 
 use o7s_wire::dix::{self, DixHeader, DixRepr};
 use o7s_wire::dt::{DtHeader, FIRST_FLOW_EID};
-use o7s_wire::eth::{EthFrame, EthRepr, MacAddr};
+use o7s_wire::eth::{self, EthFrame, EthRepr, MacAddr};
 
 use crate::counters::DropReason;
 use crate::tables::{Encap, PortId, Tables, demux_key};
@@ -106,21 +106,23 @@ pub fn process(
     // the MAC it came from.
     let (shim_eid, sdu_start, sdu_len, src) = match shim {
         Shim::EthDix { mac } => {
-            let eth = EthFrame::new_unchecked(frame);
-            if eth.check_len().is_err() {
+            // Fixed-size views: their accessors need no bounds check.
+            let Some(eth) = frame.first_chunk::<{ eth::HEADER_LEN }>().map(EthFrame::new_unchecked) else {
                 return Drop(DropReason::ShortFrame);
-            }
+            };
             if eth.ethertype() != t.ethertype {
                 return Drop(DropReason::WrongEthertype);
             }
-            if frame.len() < dix::FRAME_HEADER_LEN {
+            let Some(dix) = frame[eth::HEADER_LEN..]
+                .first_chunk::<{ dix::HEADER_LEN }>()
+                .map(DixHeader::new_unchecked)
+            else {
                 return Drop(DropReason::ShortShimHeader);
-            }
-            let dix = DixHeader::new_unchecked(eth.payload());
+            };
             if let Some(reason) = mac.and_then(|own| not_for(own, eth.dst_addr(), dix.eid())) {
                 return Drop(reason);
             }
-            if dix.check_len().is_err() {
+            if eth::HEADER_LEN + dix.total_len() > frame.len() {
                 return Drop(DropReason::BadShimLength);
             }
             (
@@ -159,14 +161,14 @@ pub fn process(
     }
     // In range: sdu_start + sdu_len <= head + len, checked above.
     let mut dt = DtHeader::new_unchecked(&mut buf[sdu_start..sdu_start + sdu_len], t.layout);
-    // No member sends TTL 0 or more than max_ttl (§7.4); the C prototype
-    // would wrap 0 to 255 and give the packet a new life.
-    let ttl = dt.ttl();
-    if ttl == 0 || ttl > t.max_ttl {
+    // The C prototype decrements on every reception, for us or not (§7.5),
+    // modulo 256. No member sends TTL 0 or more than max_ttl (§7.4): the
+    // decremented TTL of a packet one did send is below max_ttl, and the
+    // wrap of 0 to 255 is refused instead of giving the packet a new life.
+    let ttl = dt.ttl().wrapping_sub(1);
+    if ttl >= t.max_ttl {
         return Drop(DropReason::BadTtl);
     }
-    // The C prototype decrements on every reception, for us or not (§7.5).
-    let ttl = ttl - 1;
     dt.set_ttl(ttl);
     let dst = dt.dst();
     let dt_eid = dt.eid();
@@ -207,18 +209,24 @@ pub fn process(
             let Ok(sdu_len16) = u16::try_from(sdu_len) else {
                 return Drop(DropReason::TooBig);
             };
-            let mut frame = EthFrame::new_unchecked(&mut buf[new_head..sdu_start]);
+            // In range: new_head + 18 = sdu_start <= buf.len().
+            let Some((eth_header, dix_header)) = buf[new_head..]
+                .first_chunk_mut::<{ dix::FRAME_HEADER_LEN }>()
+                .and_then(|h| h.split_first_chunk_mut::<{ eth::HEADER_LEN }>())
+            else {
+                return Drop(DropReason::NoHeadroom);
+            };
             EthRepr {
                 dst_addr: e.dst,
                 src_addr: e.src,
                 ethertype: e.ethertype,
             }
-            .emit(&mut frame);
+            .emit(&mut EthFrame::new_unchecked(eth_header));
             DixRepr {
                 eid: e.eid,
                 payload_len: sdu_len16,
             }
-            .emit(&mut DixHeader::new_unchecked(frame.payload_mut()));
+            .emit(&mut DixHeader::new_unchecked(dix_header));
             Verdict::Forward {
                 port: out.port,
                 head: new_head,

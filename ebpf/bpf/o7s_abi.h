@@ -5,10 +5,10 @@
  * sizes and indices, so change both files together).
  *
  *   o7s_cfg    ARRAY[1]          struct o7s_cfg, host byte order
- *   o7s_stats  PERCPU_ARRAY[7]   __u64 per counter, indexed by enum o7s_stat
+ *   o7s_stats  PERCPU_ARRAY[13]  __u64 per counter, indexed by enum o7s_stat
  *   xsks       XSKMAP[64]        rx queue index -> AF_XDP socket
- *   o7s_self   ARRAY[1]          __u32 own address (0: transit fast path off)
- *   o7s_demux  ARRAY[65536]      shim EID on this interface -> __u32 cube + 1 (0: no flow)
+ *   o7s_self   ARRAY[1]          struct o7s_self (address 0: transit fast path off)
+ *   o7s_demux  ARRAY[65536]      shim EID on this interface -> struct o7s_flow (cube1 0: no flow)
  *   o7s_fib    HASH              struct o7s_fib_key -> struct o7s_nexthop
  *   o7s_tx     DEVMAP_HASH       egress ifindex -> struct bpf_devmap_val
  */
@@ -33,6 +33,8 @@ struct o7s_cfg {
 	__u16 ethertype;
 	__u16 udp_port;
 	__u32 flags; /* O7S_CFG_* */
+	__u8 mac[6]; /* the port's own MAC, with O7S_CFG_CHECK_DST */
+	__u16 max_frame; /* longest o7s frame taken; 0: no limit */
 };
 
 /*
@@ -40,6 +42,11 @@ struct o7s_cfg {
  * by a kernel socket (the io_uring backend), not by the AF_XDP socket.
  */
 #define O7S_CFG_NO_UDP 0x1
+/*
+ * Drop o7s frames for another MAC than cfg.mac: other stations' and group
+ * addresses, save broadcasts to the shim's management EID 0 (name queries).
+ */
+#define O7S_CFG_CHECK_DST 0x2
 
 /*
  * Capacity of the fast-path maps. The demux is an array indexed by the
@@ -50,6 +57,20 @@ struct o7s_cfg {
 #define O7S_DEMUX_EIDS 65536
 #define O7S_MAX_ROUTES 65536
 #define O7S_MAX_TX 64
+
+/* The member itself, for the fast path. 8 bytes. */
+struct o7s_self {
+	__u32 address; /* 0: fast path off */
+	__u8 max_ttl;  /* the layer's: a TTL above it goes to the worker */
+	__u8 pad[3];
+};
+
+/* An N-1 flow arriving on this interface. 12 bytes. */
+struct o7s_flow {
+	__u32 cube1; /* cube + 1; 0: no flow */
+	__u8 peer_mac[6]; /* frames from any other source are dropped */
+	__u16 pad;
+};
 
 /* (cube, DT destination address) -> next hop. */
 struct o7s_fib_key {
@@ -71,7 +92,9 @@ struct o7s_nexthop {
  * to bpf_redirect_map(). Whether the redirect happened depends on an AF_XDP
  * socket being registered for the frame's rx queue: if none is, the helper
  * returns the fallback XDP_PASS and the frame is counted as NO_XSK_*. So
- * matched = REDIRECTED_* + NO_XSK_*.
+ * matched = REDIRECTED_* + NO_XSK_* + FAST_* + the o7s frames dropped here
+ * (NOT_FOR_US, MULTICAST_DST, OVERSIZE, SPOOFED_SRC). Every frame is
+ * counted exactly once.
  */
 enum o7s_stat {
 	O7S_STAT_REDIRECTED_ETH = 0, /* o7s Ethertype, sent to an XSK */
@@ -81,7 +104,13 @@ enum o7s_stat {
 	O7S_STAT_PASSED = 4,         /* not o7s: passed to the kernel stack */
 	O7S_STAT_MALFORMED = 5,      /* headers truncated or invalid: passed */
 	O7S_STAT_FAST_FORWARDED = 6, /* transit, forwarded in XDP (o7s_tx) */
-	O7S_STAT_COUNT = 7,
+	O7S_STAT_VLAN = 7,           /* 802.1Q/802.1ad tagged: passed */
+	O7S_STAT_NOT_FOR_US = 8,     /* o7s, to another station's MAC: dropped */
+	O7S_STAT_MULTICAST_DST = 9,  /* o7s, to a group address: dropped */
+	O7S_STAT_OVERSIZE = 10,      /* o7s, longer than max_frame: dropped */
+	O7S_STAT_SPOOFED_SRC = 11,   /* fast path: not from the flow's peer: dropped */
+	O7S_STAT_FAST_TX_ERROR = 12, /* fast path: egress not in o7s_tx: dropped */
+	O7S_STAT_COUNT = 13,
 };
 
 #endif /* O7S_ABI_H */

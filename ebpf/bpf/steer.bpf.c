@@ -4,10 +4,19 @@
  * AF_XDP socket of the rx queue they arrived on and passes everything else
  * to the kernel untouched.
  *
- *   frame --> Ethernet --+-- Ethertype == cfg.ethertype ------------> XSK (eth-dix shim)
- *                        +-- IPv4 / IPv6 --> UDP dport == cfg.udp_port -> XSK (udp shim)
+ *   frame --> Ethernet --+-- VLAN tag (802.1Q/802.1ad) ----------------> XDP_PASS (counted)
+ *                        +-- Ethertype == cfg.ethertype --> checks ----> XSK (eth-dix shim)
  *                        |   (transit, when o7s_self != 0: rewritten --> o7s_tx[ifindex])
- *                        +-- anything else (ARP, ND, TCP, VLAN...) --> XDP_PASS
+ *                        +-- IPv4 / IPv6 --> UDP dport == cfg.udp_port -> XSK (udp shim)
+ *                        +-- anything else (ARP, ND, TCP...) ----------> XDP_PASS
+ *
+ * The checks drop and count what an o7s port must not take: frames longer
+ * than cfg.max_frame (an XSK frame), and with O7S_CFG_CHECK_DST frames for
+ * another MAC than cfg.mac (group addresses included, save broadcasts to the
+ * shim's management EID 0, where name queries go). The fast path also drops
+ * frames on an N-1 flow from another MAC than the flow's peer; what it does
+ * not forward itself (TTL 0, 1 or above max_ttl, local delivery, ...) goes
+ * to the XSK, where the worker judges and counts it.
  *
  * "XSK" is bpf_redirect_map(&xsks, rx_queue_index, XDP_PASS): with no socket
  * registered for that queue the helper returns XDP_PASS, so attaching the
@@ -19,6 +28,7 @@
  *  - IPv4 fragments: the first one carries the UDP port but the others do not,
  *    so steering it alone would tear the datagram; the kernel reassembles;
  *  - IPv6 extension headers: only the fixed header's next header is read.
+ * Every frame is counted once in o7s_stats (see enum o7s_stat).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -60,14 +70,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct o7s_self);
 } o7s_self SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, O7S_DEMUX_EIDS);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct o7s_flow);
 } o7s_demux SEC(".maps");
 
 struct {
@@ -151,16 +161,50 @@ static __always_inline int udp_dport(void *l3, void *data_end, __u16 proto)
 #define O7S_DT_LEN 15
 #define O7S_DT_TTL 5
 
+/* Ethertypes of the VLAN tags (if_ether.h names the first two). */
+#define O7S_ETH_P_QINQ 0x9100
+
+static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
+{
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) |
+		(a[5] ^ b[5])) == 0;
+}
+
+/*
+ * Whether this port takes the o7s frame at data: the stat to drop it under,
+ * or -1 to take it. Frames too short for the shim header are taken: the
+ * worker counts them.
+ */
+static __always_inline int refused(void *data, void *data_end, const struct o7s_cfg *cfg)
+{
+	__u8 *p = data;
+
+	if (cfg->max_frame && data_end - data > cfg->max_frame)
+		return O7S_STAT_OVERSIZE;
+	if (!(cfg->flags & O7S_CFG_CHECK_DST) || (void *)(p + O7S_SHIM_END) > data_end)
+		return -1;
+	if (mac_eq(p, cfg->mac))
+		return -1;
+	if (!(p[0] & 1))
+		return O7S_STAT_NOT_FOR_US;
+	/* A group address: only name queries are broadcast (EID 0). */
+	if ((p[0] & p[1] & p[2] & p[3] & p[4] & p[5]) == 0xff && p[14] == 0 && p[15] == 0)
+		return -1;
+	return O7S_STAT_MULTICAST_DST;
+}
+
 /*
  * The transit fast path (§7.5 in the kernel): a frame on a known N-1 flow
- * for another member with TTL > 1 and a single eth-dix next hop on an XDP
- * port is rewritten here and redirected to that port. Everything else
- * (local delivery, TTL expiry, unknown flows, ECMP, ...) returns -1 and
- * goes to the XSK, where the worker handles and counts it.
+ * from the flow's peer, for another member, with 1 < TTL <= max_ttl and a
+ * single eth-dix next hop on an XDP port is rewritten here and redirected
+ * to that port. A frame on a known flow from another source is dropped.
+ * Everything else (local delivery, TTL expiry or a TTL no member sends,
+ * unknown flows, ECMP, ...) returns -1 and goes to the XSK, where the
+ * worker handles and counts it.
  *
  * ECN is not marked here: the fast path has no view of a queue depth.
  */
-static __always_inline int fast_forward(struct xdp_md *ctx, __u32 self)
+static __always_inline int fast_forward(struct xdp_md *ctx, const struct o7s_self *self)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -168,9 +212,10 @@ static __always_inline int fast_forward(struct xdp_md *ctx, __u32 self)
 	struct o7s_fib_key fk;
 	__u32 demux_key;
 	const struct o7s_nexthop *nh;
-	const __u32 *cube;
+	const struct o7s_flow *flow;
 	long action;
 	__u16 eid, sdu_len;
+	__u8 ttl;
 	long frame_len;
 
 	if ((void *)(p + O7S_SHIM_END + O7S_DT_LEN) > data_end)
@@ -188,31 +233,44 @@ static __always_inline int fast_forward(struct xdp_md *ctx, __u32 self)
 	if (sdu_len < O7S_DT_LEN || O7S_SHIM_END + sdu_len > frame_len)
 		return -1;
 	demux_key = eid;
-	cube = bpf_map_lookup_elem(&o7s_demux, &demux_key);
-	if (!cube || *cube == 0)
+	flow = bpf_map_lookup_elem(&o7s_demux, &demux_key);
+	if (!flow || flow->cube1 == 0)
 		return -1;
-	fk.cube = *cube - 1;
+	if (!mac_eq(p + 6, flow->peer_mac)) {
+		count(O7S_STAT_SPOOFED_SRC);
+		return XDP_DROP;
+	}
+	fk.cube = flow->cube1 - 1;
 	fk.dst = (__u32)p[18] | (__u32)p[19] << 8 | (__u32)p[20] << 16 | (__u32)p[21] << 24;
-	if (fk.dst == self)
+	if (fk.dst == self->address)
 		return -1;
-	/* The worker drops and counts TTL expiry. */
-	if (p[O7S_SHIM_END + O7S_DT_TTL] <= 1)
+	/* The worker drops and counts TTL expiry and TTLs no member sends. */
+	ttl = p[O7S_SHIM_END + O7S_DT_TTL];
+	if (ttl <= 1 || ttl > self->max_ttl)
 		return -1;
 	nh = bpf_map_lookup_elem(&o7s_fib, &fk);
 	if (!nh)
 		return -1;
 
-	p[O7S_SHIM_END + O7S_DT_TTL] -= 1;
+	/* Cut the padding before touching the frame: if that fails, the
+	 * worker still gets the frame as it came. */
+	if (frame_len > O7S_SHIM_END + sdu_len) {
+		if (bpf_xdp_adjust_tail(ctx, -(int)(frame_len - O7S_SHIM_END - sdu_len)))
+			return -1;
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		p = data;
+		if ((void *)(p + O7S_SHIM_END + O7S_DT_LEN) > data_end)
+			return -1;
+	}
+	p[O7S_SHIM_END + O7S_DT_TTL] = ttl - 1;
 	__builtin_memcpy(p, nh->dst_mac, 6);
 	__builtin_memcpy(p + 6, nh->src_mac, 6);
 	p[14] = nh->eid >> 8;
 	p[15] = nh->eid & 0xff;
-	if (frame_len > O7S_SHIM_END + sdu_len &&
-	    bpf_xdp_adjust_tail(ctx, -(int)(frame_len - O7S_SHIM_END - sdu_len)))
-		return -1;
-	action = bpf_redirect_map(&o7s_tx, nh->ifindex, 0);
-	if (action == XDP_REDIRECT)
-		count(O7S_STAT_FAST_FORWARDED);
+	/* An egress missing from o7s_tx drops the frame (the XDP_DROP flag). */
+	action = bpf_redirect_map(&o7s_tx, nh->ifindex, XDP_DROP);
+	count(action == XDP_REDIRECT ? O7S_STAT_FAST_FORWARDED : O7S_STAT_FAST_TX_ERROR);
 	return (int)action;
 }
 
@@ -243,11 +301,22 @@ int o7s_steer(struct xdp_md *ctx)
 		flags = cfg->flags;
 	}
 
-	if (eth->h_proto == bpf_htons(ethertype)) {
-		const __u32 *self = bpf_map_lookup_elem(&o7s_self, &zero);
+	if (eth->h_proto == bpf_htons(ETH_P_8021Q) || eth->h_proto == bpf_htons(ETH_P_8021AD) ||
+	    eth->h_proto == bpf_htons(O7S_ETH_P_QINQ)) {
+		count(O7S_STAT_VLAN);
+		return XDP_PASS;
+	}
 
-		if (self && *self) {
-			int action = fast_forward(ctx, *self);
+	if (eth->h_proto == bpf_htons(ethertype)) {
+		const struct o7s_self *self = bpf_map_lookup_elem(&o7s_self, &zero);
+		int stat = cfg ? refused(data, data_end, cfg) : -1;
+
+		if (stat >= 0) {
+			count(stat);
+			return XDP_DROP;
+		}
+		if (self && self->address) {
+			int action = fast_forward(ctx, self);
 
 			if (action >= 0)
 				return action;

@@ -3,11 +3,11 @@
 //!
 //! | map | kind | key | value |
 //! |---|---|---|---|
-//! | `o7s_cfg` | `ARRAY[1]` | `0` | `struct o7s_cfg` = `[ethertype, udp_port, 0, 0]` as host-order `u16`s |
-//! | `o7s_stats` | `PERCPU_ARRAY[7]` | [`Stat`] | `u64` per CPU |
+//! | `o7s_cfg` | `ARRAY[1]` | `0` | `struct o7s_cfg` (16 octets, host order): ethertype, udp_port, flags, mac, max_frame |
+//! | `o7s_stats` | `PERCPU_ARRAY[13]` | [`Stat`] | `u64` per CPU |
 //! | `xsks` | `XSKMAP[64]` | rx queue | AF_XDP socket fd |
-//! | `o7s_self` | `ARRAY[1]` | `0` | `u32` own address (0: fast path off) |
-//! | `o7s_demux` | `ARRAY[65536]` | shim EID (on this interface) | `u32` cube + 1, 0 = no flow |
+//! | `o7s_self` | `ARRAY[1]` | `0` | `struct o7s_self` (8 octets): own address (0: fast path off), max_ttl |
+//! | `o7s_demux` | `ARRAY[65536]` | shim EID (on this interface) | `struct o7s_flow` (12 octets): cube + 1 (0 = no flow), peer MAC |
 //! | `o7s_fib` | `HASH` | `struct o7s_fib_key` = `[cube, dst]` | `struct o7s_nexthop` (20 octets) |
 //! | `o7s_tx` | `DEVMAP_HASH` | ifindex | `struct bpf_devmap_val` |
 //! | `tx_port` | `DEVMAP[1]` | `0` | `struct bpf_devmap_val` (egress ifindex) |
@@ -31,23 +31,45 @@ pub(crate) const DEFAULT_UDP_PORT: u16 = 3435;
 /// `O7S_MAX_QUEUES`: slots in `xsks`.
 pub(crate) const MAX_QUEUES: u32 = 64;
 
-/// `struct o7s_cfg { u16 ethertype; u16 udp_port; u32 flags; }` as four
-/// host-order `u16`s: an array is already `aya::Pod`, so no `unsafe impl`
+/// `struct o7s_cfg { u16 ethertype; u16 udp_port; u32 flags; u8 mac[6];
+/// u16 max_frame; }` as 16 octets in host order (no padding: every field is
+/// naturally aligned); an array is already `aya::Pod`, so no `unsafe impl`
 /// is needed for a struct of our own.
-pub(crate) type ConfigValue = [u16; 4];
+pub(crate) type ConfigValue = [u8; 16];
 
 /// `O7S_CFG_NO_UDP`: leave UDP to the kernel.
 pub(crate) const CFG_NO_UDP: u32 = 0x1;
+/// `O7S_CFG_CHECK_DST`: drop o7s frames for other MACs than `mac`.
+pub(crate) const CFG_CHECK_DST: u32 = 0x2;
 
-pub(crate) const fn config_value(ethertype: u16, udp_port: u16, flags: u32) -> ConfigValue {
-    // The u32 lies in host order over the last two u16s.
-    let f = flags.to_ne_bytes();
-    [
-        ethertype,
-        udp_port,
-        u16::from_ne_bytes([f[0], f[1]]),
-        u16::from_ne_bytes([f[2], f[3]]),
-    ]
+pub(crate) fn config_value(ethertype: u16, udp_port: u16, flags: u32, mac: [u8; 6], max_frame: u16) -> ConfigValue {
+    let mut v = [0u8; 16];
+    v[0..2].copy_from_slice(&ethertype.to_ne_bytes());
+    v[2..4].copy_from_slice(&udp_port.to_ne_bytes());
+    v[4..8].copy_from_slice(&flags.to_ne_bytes());
+    v[8..14].copy_from_slice(&mac);
+    v[14..16].copy_from_slice(&max_frame.to_ne_bytes());
+    v
+}
+
+/// `struct o7s_self { u32 address; u8 max_ttl; u8 pad[3]; }`.
+pub(crate) type SelfValue = [u8; 8];
+
+pub(crate) fn self_value(address: u32, max_ttl: u8) -> SelfValue {
+    let mut v = [0u8; 8];
+    v[0..4].copy_from_slice(&address.to_ne_bytes());
+    v[4] = max_ttl;
+    v
+}
+
+/// `struct o7s_flow { u32 cube1; u8 peer_mac[6]; u16 pad; }`.
+pub(crate) type FlowValue = [u8; 12];
+
+pub(crate) fn flow_value(cube: u32, peer_mac: [u8; 6]) -> FlowValue {
+    let mut v = [0u8; 12];
+    v[0..4].copy_from_slice(&(cube + 1).to_ne_bytes());
+    v[4..10].copy_from_slice(&peer_mac);
+    v
 }
 
 /// `O7S_DEMUX_EIDS`, `O7S_MAX_ROUTES`, `O7S_MAX_TX`: fast-path map sizes
@@ -86,11 +108,17 @@ pub(crate) enum Stat {
     Passed = 4,
     Malformed = 5,
     FastForwarded = 6,
+    Vlan = 7,
+    NotForUs = 8,
+    MulticastDst = 9,
+    Oversize = 10,
+    SpoofedSrc = 11,
+    FastTxError = 12,
 }
 
 impl Stat {
     /// `O7S_STAT_COUNT`.
-    pub(crate) const COUNT: u32 = 7;
+    pub(crate) const COUNT: u32 = 13;
     pub(crate) const ALL: [Self; Self::COUNT as usize] = [
         Self::RedirectedEth,
         Self::RedirectedUdp,
@@ -99,6 +127,12 @@ impl Stat {
         Self::Passed,
         Self::Malformed,
         Self::FastForwarded,
+        Self::Vlan,
+        Self::NotForUs,
+        Self::MulticastDst,
+        Self::Oversize,
+        Self::SpoofedSrc,
+        Self::FastTxError,
     ];
 }
 
@@ -150,6 +184,12 @@ mod tests {
             (Stat::Passed, "O7S_STAT_PASSED"),
             (Stat::Malformed, "O7S_STAT_MALFORMED"),
             (Stat::FastForwarded, "O7S_STAT_FAST_FORWARDED"),
+            (Stat::Vlan, "O7S_STAT_VLAN"),
+            (Stat::NotForUs, "O7S_STAT_NOT_FOR_US"),
+            (Stat::MulticastDst, "O7S_STAT_MULTICAST_DST"),
+            (Stat::Oversize, "O7S_STAT_OVERSIZE"),
+            (Stat::SpoofedSrc, "O7S_STAT_SPOOFED_SRC"),
+            (Stat::FastTxError, "O7S_STAT_FAST_TX_ERROR"),
         ];
         assert_eq!(names.len(), Stat::ALL.len());
         for ((stat, name), listed) in names.into_iter().zip(Stat::ALL) {
@@ -175,21 +215,56 @@ mod tests {
         assert_eq!(size_of::<SinkCountValue>(), 16);
     }
 
+    /// The field declarations of `struct name` in the C header.
+    fn c_fields(name: &str) -> Vec<String> {
+        HEADER
+            .split(&format!("struct {name} {{"))
+            .nth(1)
+            .and_then(|rest| rest.split("};").next())
+            .unwrap_or_else(|| panic!("struct {name} in o7s_abi.h"))
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("__"))
+            .map(|l| l.split(';').next().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     #[test]
     fn config_value_is_struct_o7s_cfg() {
-        // struct o7s_cfg is two u16s and a u32: 8 bytes, 2-byte aligned fields.
-        assert_eq!(size_of::<ConfigValue>(), 8);
-        assert_eq!(config_value(0xA000, 3435, 0), [0xA000, 3435, 0, 0]);
-        let flags = config_value(0xA000, 3435, CFG_NO_UDP);
+        // Two u16s, a u32, six octets and a u16: 16 octets, every field
+        // at a multiple of its size.
         assert_eq!(
-            u32::from_ne_bytes(
-                [flags[2].to_ne_bytes(), flags[3].to_ne_bytes()]
-                    .concat()
-                    .try_into()
-                    .unwrap()
-            ),
-            1
+            c_fields("o7s_cfg"),
+            [
+                "__u16 ethertype",
+                "__u16 udp_port",
+                "__u32 flags",
+                "__u8 mac[6]",
+                "__u16 max_frame"
+            ]
         );
+        assert_eq!(size_of::<ConfigValue>(), 16);
+        assert_eq!(c_constant("O7S_CFG_NO_UDP"), u64::from(CFG_NO_UDP));
+        assert_eq!(c_constant("O7S_CFG_CHECK_DST"), u64::from(CFG_CHECK_DST));
+        let v = config_value(0xA000, 3435, CFG_NO_UDP | CFG_CHECK_DST, [1, 2, 3, 4, 5, 6], 1792);
+        assert_eq!(u16::from_ne_bytes([v[0], v[1]]), 0xA000);
+        assert_eq!(u16::from_ne_bytes([v[2], v[3]]), 3435);
+        assert_eq!(u32::from_ne_bytes(v[4..8].try_into().unwrap()), 3);
+        assert_eq!(&v[8..14], &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(u16::from_ne_bytes([v[14], v[15]]), 1792);
+    }
+
+    #[test]
+    fn self_and_flow_values_are_the_c_structs() {
+        assert_eq!(c_fields("o7s_self"), ["__u32 address", "__u8 max_ttl", "__u8 pad[3]"]);
+        let v = self_value(0x0A00_0001, 60);
+        assert_eq!(u32::from_ne_bytes(v[0..4].try_into().unwrap()), 0x0A00_0001);
+        assert_eq!(v[4..], [60, 0, 0, 0]);
+        assert_eq!(c_fields("o7s_flow"), ["__u32 cube1", "__u8 peer_mac[6]", "__u16 pad"]);
+        let v = flow_value(2, [9; 6]);
+        assert_eq!(u32::from_ne_bytes(v[0..4].try_into().unwrap()), 3, "cube + 1");
+        assert_eq!(&v[4..10], &[9; 6]);
+        assert_eq!(v[10..], [0, 0]);
     }
 
     #[test]
@@ -198,19 +273,8 @@ mod tests {
         // u16, u16 = 20 octets with no padding.
         assert_eq!(size_of::<FibKey>(), 8);
         assert_eq!(size_of::<NextHopValue>(), 20);
-        let body = HEADER
-            .split("struct o7s_nexthop {")
-            .nth(1)
-            .and_then(|rest| rest.split("};").next())
-            .expect("struct o7s_nexthop in o7s_abi.h");
-        let fields: Vec<&str> = body
-            .lines()
-            .map(str::trim)
-            .filter(|l| l.starts_with("__"))
-            .map(|l| l.split(';').next().unwrap_or_default())
-            .collect();
         assert_eq!(
-            fields,
+            c_fields("o7s_nexthop"),
             [
                 "__u32 ifindex",
                 "__u8 dst_mac[6]",

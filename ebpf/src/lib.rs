@@ -25,6 +25,7 @@ mod xdp;
 pub use error::{EbpfError, Result};
 pub use redirect::{CountingSink, PassProgram, RedirectForwarder};
 pub use steer::{
-    DEFAULT_ETHERTYPE, DEFAULT_UDP_PORT, FastPath, MAX_QUEUES, NextHop, Steering, SteeringConfig, SteeringStats,
+    DEFAULT_ETHERTYPE, DEFAULT_UDP_PORT, FastFlow, FastPath, MAX_QUEUES, NextHop, Steering, SteeringConfig,
+    SteeringStats,
 };
 pub use xdp::{ActiveMode, AttachMode};

@@ -3,10 +3,11 @@
 //! the rest of the traffic to the kernel.
 //!
 //! ```text
-//!   frame --> o7s Ethertype? ------------------------> xsks[rx_queue] --> dataplane (eth-dix shim)
-//!         \-> IPv4/IPv6 UDP to the o7s port? --------> xsks[rx_queue] --> dataplane (udp shim)
+//!   frame --> o7s Ethertype? --(for this port, fits?)--> xsks[rx_queue] --> dataplane (eth-dix shim)
+//!         \-> IPv4/IPv6 UDP to the o7s port? ----------> xsks[rx_queue] --> dataplane (udp shim)
 //!         \-> anything else (ARP, ND, TCP, VLAN, ...) --> kernel
-//!   (an empty xsks[rx_queue] also means: kernel)
+//!   (an empty xsks[rx_queue] also means: kernel; o7s frames for another
+//!    MAC or too long for an XSK frame are dropped and counted)
 //! ```
 
 use std::{
@@ -46,6 +47,15 @@ pub struct SteeringConfig {
     /// Steer UDP to the port too; off when a kernel socket (the io_uring
     /// backend) serves the UDP shim on this interface.
     pub steer_udp: bool,
+    /// The interface's own MAC: o7s Ethertype frames for any other address
+    /// are dropped and counted ([`SteeringStats::not_for_us`],
+    /// [`SteeringStats::multicast_dst`]), save broadcasts to the eth-dix
+    /// management EID 0 (name queries). `None`: not checked.
+    pub mac: Option<[u8; 6]>,
+    /// Longest o7s Ethertype frame taken (what fits an AF_XDP frame); longer
+    /// ones are dropped and counted ([`SteeringStats::oversize`]). 0: no
+    /// limit.
+    pub max_frame: u16,
     /// How to attach.
     pub mode: AttachMode,
 }
@@ -56,6 +66,8 @@ impl Default for SteeringConfig {
             ethertype: DEFAULT_ETHERTYPE,
             udp_port: DEFAULT_UDP_PORT,
             steer_udp: true,
+            mac: None,
+            max_frame: 0,
             mode: AttachMode::Auto,
         }
     }
@@ -75,11 +87,12 @@ impl SteeringConfig {
 }
 
 /// The steering program's counters, summed over all CPUs since it was
-/// attached.
+/// attached. Every frame the program ran on is counted once.
 ///
 /// A frame is *matched* when it is o7s (Ethertype or UDP port); a matched
 /// frame is *redirected* when an AF_XDP socket is registered for its rx
-/// queue, and counted under `no_xsk_*` (and passed to the kernel) when not.
+/// queue, and counted under `no_xsk_*` (and passed to the kernel) when not,
+/// unless the program forwarded or dropped it first.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SteeringStats {
     /// o7s Ethertype frames delivered to an AF_XDP socket.
@@ -96,14 +109,37 @@ pub struct SteeringStats {
     /// drops and counts them by its own rules).
     pub malformed: u64,
     /// Transit frames forwarded in XDP by the fast path (see
-    /// [`Steering::set_fast_path`]); also counted under `matched_eth`.
+    /// [`Steering::set_fast_path`]).
     pub fast_forwarded: u64,
+    /// VLAN-tagged frames (802.1Q, 802.1ad), passed to the kernel: o7s
+    /// ports are untagged.
+    pub vlan: u64,
+    /// o7s frames for another station's MAC: dropped.
+    pub not_for_us: u64,
+    /// o7s frames for a group address other than a management broadcast:
+    /// dropped.
+    pub multicast_dst: u64,
+    /// o7s frames longer than [`SteeringConfig::max_frame`]: dropped.
+    pub oversize: u64,
+    /// Fast path: frames on a known flow from another MAC than its peer's:
+    /// dropped.
+    pub spoofed_src: u64,
+    /// Fast path: rewritten frames whose egress was not in the redirect
+    /// map: dropped.
+    pub fast_tx_errors: u64,
 }
 
 impl SteeringStats {
-    /// o7s Ethertype frames seen, redirected or not.
+    /// o7s Ethertype frames seen, whatever became of them.
     pub fn matched_eth(&self) -> u64 {
-        self.redirected_eth + self.no_xsk_eth + self.fast_forwarded
+        self.redirected_eth
+            + self.no_xsk_eth
+            + self.fast_forwarded
+            + self.not_for_us
+            + self.multicast_dst
+            + self.oversize
+            + self.spoofed_src
+            + self.fast_tx_errors
     }
 
     /// o7s UDP datagrams seen, redirected or not.
@@ -111,9 +147,15 @@ impl SteeringStats {
         self.redirected_udp + self.no_xsk_udp
     }
 
+    /// Frames handed to the kernel (not o7s, tagged, malformed, or o7s with
+    /// no socket to take them).
+    pub fn passed_to_kernel(&self) -> u64 {
+        self.passed + self.vlan + self.malformed + self.no_xsk_eth + self.no_xsk_udp
+    }
+
     /// Every frame the program ran on.
     pub fn total(&self) -> u64 {
-        self.matched_eth() + self.matched_udp() + self.passed + self.malformed
+        self.matched_eth() + self.matched_udp() + self.passed + self.vlan + self.malformed
     }
 
     fn slot(&mut self, stat: Stat) -> &mut u64 {
@@ -125,6 +167,12 @@ impl SteeringStats {
             Stat::Passed => &mut self.passed,
             Stat::Malformed => &mut self.malformed,
             Stat::FastForwarded => &mut self.fast_forwarded,
+            Stat::Vlan => &mut self.vlan,
+            Stat::NotForUs => &mut self.not_for_us,
+            Stat::MulticastDst => &mut self.multicast_dst,
+            Stat::Oversize => &mut self.oversize,
+            Stat::SpoofedSrc => &mut self.spoofed_src,
+            Stat::FastTxError => &mut self.fast_tx_errors,
         }
     }
 }
@@ -140,6 +188,20 @@ pub struct NextHop {
     pub eid: u16,
 }
 
+/// An N-1 flow arriving on an XDP interface, for the fast path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FastFlow {
+    /// The interface it arrives on; each interface's program takes the
+    /// flows of its own ifindex.
+    pub ifindex: u32,
+    /// Shim EID of its frames (16 bits on eth-dix).
+    pub eid: u32,
+    /// QoS cube whose routes its frames take.
+    pub cube: u32,
+    /// The neighbour's MAC: frames from another source are dropped.
+    pub peer_mac: [u8; 6],
+}
+
 /// What the in-kernel transit fast path forwards by (a subset of the
 /// worker's tables: single eth-dix next hops on XDP interfaces, DT layout
 /// with 4-octet addresses and 8-octet EIDs).
@@ -147,9 +209,11 @@ pub struct NextHop {
 pub struct FastPath {
     /// This member's address; frames for it take the slow path. Not 0.
     pub address: u32,
-    /// (rx ifindex, shim EID, cube) of the N-1 flows arriving here; each
-    /// interface's program takes the entries of its own ifindex.
-    pub demux: Vec<(u32, u32, u32)>,
+    /// The layer's `max_ttl`: frames with more (or with a TTL of 0 or 1)
+    /// take the slow path, where the worker drops and counts them.
+    pub max_ttl: u8,
+    /// The N-1 flows arriving here.
+    pub demux: Vec<FastFlow>,
     /// (cube, destination, next hop).
     pub routes: Vec<(u32, u32, NextHop)>,
     /// Interfaces the fast path may redirect to.
@@ -162,9 +226,9 @@ fn invalid(map: &'static str, why: &str) -> EbpfError {
 }
 
 struct FastMaps {
-    this: Array<MapData, u32>,
-    /// Shim EID → cube + 1, for this interface.
-    demux: Array<MapData, u32>,
+    this: Array<MapData, abi::SelfValue>,
+    /// Shim EID → cube + 1 and peer MAC, for this interface.
+    demux: Array<MapData, abi::FlowValue>,
     /// EIDs set in `demux`, to clear them.
     demux_set: Vec<u32>,
     fib: HashMap<MapData, abi::FibKey, abi::NextHopValue>,
@@ -224,12 +288,16 @@ impl Steering {
 
         let mut cfg: Array<MapData, abi::ConfigValue> =
             Array::try_from(cfg).map_err(|e| EbpfError::map(abi::MAP_CONFIG, "open", e))?;
+        let flags = if config.steer_udp { 0 } else { abi::CFG_NO_UDP }
+            | if config.mac.is_some() { abi::CFG_CHECK_DST } else { 0 };
         cfg.set(
             0,
             abi::config_value(
                 config.ethertype,
                 config.udp_port,
-                if config.steer_udp { 0 } else { abi::CFG_NO_UDP },
+                flags,
+                config.mac.unwrap_or_default(),
+                config.max_frame,
             ),
             0,
         )
@@ -315,10 +383,13 @@ impl Steering {
         if fast.address == 0 {
             return Err(invalid(abi::MAP_SELF, "own address 0 would mean off"));
         }
+        if fast.max_ttl == 0 {
+            return Err(invalid(abi::MAP_SELF, "max_ttl 0 would forward nothing"));
+        }
         if fast
             .demux
             .iter()
-            .any(|&(_, eid, cube)| eid >= abi::DEMUX_EIDS || cube == u32::MAX)
+            .any(|f| f.eid >= abi::DEMUX_EIDS || f.cube == u32::MAX)
         {
             return Err(invalid(
                 abi::MAP_DEMUX,
@@ -336,11 +407,11 @@ impl Steering {
                 .map_err(|e| EbpfError::xdp_map(abi::MAP_TX, format!("add egress {ifindex}"), e))?;
         }
         let here = self.xdp.ifindex();
-        for &(_, eid, cube) in fast.demux.iter().filter(|(ifindex, _, _)| *ifindex == here) {
+        for f in fast.demux.iter().filter(|f| f.ifindex == here) {
             m.demux
-                .set(eid, cube + 1, 0)
-                .map_err(|e| EbpfError::map(abi::MAP_DEMUX, format!("add EID {eid}"), e))?;
-            m.demux_set.push(eid);
+                .set(f.eid, abi::flow_value(f.cube, f.peer_mac), 0)
+                .map_err(|e| EbpfError::map(abi::MAP_DEMUX, format!("add EID {}", f.eid), e))?;
+            m.demux_set.push(f.eid);
         }
         for &(cube, dst, nh) in &fast.routes {
             let v = abi::next_hop_value(nh.ifindex, nh.dst_mac, nh.src_mac, nh.eid);
@@ -349,7 +420,7 @@ impl Steering {
                 .map_err(|e| EbpfError::map(abi::MAP_FIB, format!("add route ({cube}, {dst:#x})"), e))?;
         }
         m.this
-            .set(0, fast.address, 0)
+            .set(0, abi::self_value(fast.address, fast.max_ttl), 0)
             .map_err(|e| EbpfError::map(abi::MAP_SELF, "write own address", e))?;
         debug!(
             ifname = %self.ifname(),
@@ -365,7 +436,7 @@ impl Steering {
     pub fn clear_fast_path(&mut self) -> Result<()> {
         let m = &mut self.fast;
         m.this
-            .set(0, 0, 0)
+            .set(0, abi::self_value(0, 0), 0)
             .map_err(|e| EbpfError::map(abi::MAP_SELF, "clear own address", e))?;
         let keys: Vec<_> = m.fib.keys().filter_map(std::result::Result::ok).collect();
         for k in keys {
@@ -375,7 +446,7 @@ impl Steering {
         }
         for eid in std::mem::take(&mut m.demux_set) {
             m.demux
-                .set(eid, 0, 0)
+                .set(eid, [0; 12], 0)
                 .map_err(|e| EbpfError::map(abi::MAP_DEMUX, format!("remove EID {eid}"), e))?;
         }
         let keys: Vec<_> = m.tx.keys().filter_map(std::result::Result::ok).collect();
@@ -418,8 +489,7 @@ mod tests {
         SteeringConfig {
             ethertype,
             udp_port,
-            steer_udp: true,
-            mode: AttachMode::Auto,
+            ..SteeringConfig::default()
         }
     }
 

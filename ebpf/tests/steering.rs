@@ -58,12 +58,17 @@ fn stats_when(steering: &Steering, what: &str, done: impl Fn(&SteeringStats) -> 
 
 /// Sends `count` frames of `ethertype` from o7s-b towards o7s-a.
 fn send_frames(pair: &VethPair, ethertype: u16, payload: &[u8], count: usize) {
+    let frame = common::ethernet_frame(ethertype, payload);
+    send_raw(pair, &vec![frame; count]);
+}
+
+/// Sends whole frames from o7s-b towards o7s-a.
+fn send_raw(pair: &VethPair, frames: &[Vec<u8>]) {
     pair.b
         .enter(|| {
-            let socket = PacketSocket::bind(VethPair::DEV_B, ethertype).expect("AF_PACKET socket");
-            let frame = common::ethernet_frame(ethertype, payload);
-            for _ in 0..count {
-                socket.send(&frame).expect("send frame");
+            let socket = PacketSocket::bind(VethPair::DEV_B, DEFAULT_ETHERTYPE).expect("AF_PACKET socket");
+            for frame in frames {
+                socket.send(frame).expect("send frame");
             }
         })
         .expect("entering namespace b");
@@ -284,8 +289,7 @@ fn configured_ethertype_and_port_replace_the_defaults() {
     let custom = SteeringConfig {
         ethertype: 0x88b5,
         udp_port: 4000,
-        steer_udp: true,
-        mode: AttachMode::Auto,
+        ..SteeringConfig::default()
     };
     let steering = steer(&pair, custom);
     assert_eq!(steering.config(), custom);
@@ -312,6 +316,69 @@ fn configured_ethertype_and_port_replace_the_defaults() {
     let after = stats_when(&steering, "defaults pass", |s| s.passed >= matched.passed + 4);
     assert_eq!(after.no_xsk_eth, start.no_xsk_eth + 2, "{after:?}");
     assert_eq!(after.no_xsk_udp, start.no_xsk_udp + 2, "{after:?}");
+}
+
+#[test]
+fn o7s_frames_for_other_addresses_or_too_long_are_dropped_and_tagged_ones_passed() {
+    if !common::privileged("o7s_frames_for_other_addresses_or_too_long_are_dropped_and_tagged_ones_passed") {
+        return;
+    }
+    let pair = VethPair::new();
+    let mac_a: Vec<u8> = pair
+        .a
+        .mac(VethPair::DEV_A)
+        .expect("MAC of o7s-a")
+        .split(':')
+        .map(|x| u8::from_str_radix(x, 16).expect("hex"))
+        .collect();
+    let mac_a: [u8; 6] = mac_a.try_into().expect("6 octets");
+    let steering = steer(
+        &pair,
+        SteeringConfig {
+            mac: Some(mac_a),
+            max_frame: 200,
+            ..config(AttachMode::Auto)
+        },
+    );
+    let before = stats(&steering);
+    // eth-dix: EID then length after the Ethernet header.
+    let dix = |eid: u16| [(eid >> 8) as u8, eid as u8, 0, 4, b'o', b'7', b's', b'!'];
+    let to = |dst: [u8; 6], eid: u16| common::ethernet_frame_to(dst, DEFAULT_ETHERTYPE, &dix(eid));
+    let mut tagged = to(mac_a, 7);
+    tagged.splice(12..12, [0x81, 0x00, 0x00, 0x07]);
+    let mut long = to(mac_a, 7);
+    long.resize(201, 0);
+    send_raw(
+        &pair,
+        &[
+            to(mac_a, 7),
+            to([0x02, 0, 0, 0, 0x77, 0x09], 7),
+            to([0x01, 0, 0x5e, 0, 0, 1], 7),
+            to([0xff; 6], 0),
+            to([0xff; 6], 7),
+            long,
+            tagged,
+            to(mac_a, 0),
+        ],
+    );
+    let after = stats_when(&steering, "8 frames", |s| s.total() >= before.total() + 8);
+    let delta = |f: fn(&SteeringStats) -> u64| f(&after) - f(&before);
+    assert_eq!(delta(|s| s.no_xsk_eth), 3, "for a, and a name query: {after:?}");
+    assert_eq!(delta(|s| s.not_for_us), 1, "{after:?}");
+    assert_eq!(
+        delta(|s| s.multicast_dst),
+        2,
+        "multicast, and a data broadcast: {after:?}"
+    );
+    assert_eq!(delta(|s| s.oversize), 1, "{after:?}");
+    assert_eq!(delta(|s| s.vlan), 1, "{after:?}");
+    // (The kernel's own traffic from b, IPv6 neighbour discovery, may be
+    // passed meanwhile.)
+    assert_eq!(
+        delta(|s| s.passed_to_kernel() - s.passed),
+        4,
+        "3 o7s without a socket, 1 tagged: {after:?}"
+    );
 }
 
 /// An IPv4 + UDP packet (checksums left zero: the program does not read

@@ -83,11 +83,13 @@ fn open_port(p: &PortConfig, cfg: &RouterConfig, umem: &mut Option<Umem>, pool: 
         };
         // UDP shim traffic is served by kernel sockets (the io_uring
         // backend): leave it to the kernel.
+        // The port sets the MAC and frame length it takes.
         let steer = SteeringConfig {
             ethertype: cfg.ethertype,
             udp_port: UDP_SHIM_PORT,
             steer_udp: false,
             mode: attach_mode(p.xdp_mode),
+            ..SteeringConfig::default()
         };
         let port = XdpPort::open(&umem, &p.name, p.queue, steer, mtu).map_err(|source| BackendError::Xdp {
             port: p.name.clone(),
@@ -220,13 +222,21 @@ fn fast_path(tables: &Tables, ifindexes: &[Option<u32>]) -> Option<o7s_ebpf::Fas
     let port_ifindex = |port: u16| ifindexes.get(usize::from(port)).copied().flatten();
     let mut fast = o7s_ebpf::FastPath {
         address,
+        max_ttl: tables.max_ttl,
         tx_ifindexes: ifindexes.iter().flatten().copied().collect(),
         ..Default::default()
     };
     for (&key, &flow) in &tables.demux {
         let (port, eid) = ((key >> 32) as u16, key as u32);
-        if let (Some(ifindex), Some(f)) = (port_ifindex(port), tables.flows.get(flow as usize)) {
-            fast.demux.push((ifindex, eid, f.cube as u32));
+        if let (Some(ifindex), Some(f)) = (port_ifindex(port), tables.flows.get(flow as usize))
+            && let Encap::EthDix(e) = f.encap
+        {
+            fast.demux.push(o7s_ebpf::FastFlow {
+                ifindex,
+                eid,
+                cube: f.cube as u32,
+                peer_mac: e.dst.0,
+            });
         }
     }
     for (cube, fib) in tables.fib.iter().enumerate() {

@@ -4,6 +4,7 @@
 //! ```toml
 //! address = 0x0A000002          # this member's address in the unicast layer
 //! ethertype = 0xA000            # of the eth-dix layer below (default)
+//! max_ttl = 60                  # the layer's (default 60): more on arrival is refused
 //! core = 1                      # index in the core list to pin the worker to (optional)
 //! idle = "adaptive"             # or "busy"
 //!
@@ -42,6 +43,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use o7s_wire::dt::DEFAULT_MAX_TTL;
 use o7s_wire::eth::{ETHERTYPE_O7S, ETHERTYPE_VALID, MacAddr};
 use o7s_wire::qos::QosCube;
 use serde::Deserialize;
@@ -160,6 +162,9 @@ fn default_buf_size() -> usize {
 fn default_ethertype() -> u16 {
     ETHERTYPE_O7S
 }
+fn default_max_ttl() -> u8 {
+    DEFAULT_MAX_TTL
+}
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -168,6 +173,9 @@ pub struct RouterConfig {
     pub address: u64,
     #[serde(default = "default_ethertype")]
     pub ethertype: u16,
+    /// The unicast layer's `max_ttl` (PROTOCOL.md §7.1).
+    #[serde(default = "default_max_ttl")]
+    pub max_ttl: u8,
     pub core: Option<usize>,
     #[serde(default)]
     pub idle: IdleConfig,
@@ -233,6 +241,9 @@ impl RouterConfig {
                 "address {:#x}: must be a non-zero 32-bit address",
                 self.address
             ));
+        }
+        if self.max_ttl == 0 {
+            return invalid("max_ttl 0: must be 1..=255");
         }
         if !ETHERTYPE_VALID.contains(&self.ethertype) {
             return invalid(format!(
@@ -333,6 +344,7 @@ impl RouterConfig {
     ) -> Result<Tables, ConfigError> {
         let mut t = Tables {
             address: self.address,
+            max_ttl: self.max_ttl,
             ethertype: self.ethertype,
             ..Tables::default()
         };
@@ -459,6 +471,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(t.address, 0x0A00_0002);
+        assert_eq!(t.max_ttl, 60, "the C prototype's default");
         let src = |i: usize| match t.flows[i].encap {
             Encap::EthDix(e) => e.src,
             Encap::Udp(_) => panic!("eth-dix flow"),
@@ -536,6 +549,8 @@ mod tests {
                 "needs peer",
             ),
             (GOOD.replace("core = 1", "core = 1\ncolor = 3"), "unknown field `color`"),
+            (GOOD.replace("core = 1", "core = 1\nmax_ttl = 0"), "max_ttl 0"),
+            (GOOD.replace("core = 1", "core = 1\nmax_ttl = 256"), "max_ttl"),
             (
                 GOOD.replace("backend = \"af_packet\"", "backend = \"dpdk\""),
                 "unknown variant `dpdk`",

@@ -3,7 +3,26 @@
 //! Each worker owns one [`Counters`] and is its only writer, so an update is
 //! a relaxed load and store (no locked instruction); readers (`irm`, the
 //! benchmark, tests) sum all workers' counters on demand.
+//!
+//! Every frame that reaches a port ends in one of the counts of a
+//! [`Snapshot`] ([`Snapshot::accounted`]), whoever decided its fate:
+//!
+//! ```text
+//!  frame ─► kernel ──(lost: full ring, ...)──────────────────► kernel[KernelLoss]
+//!     │  ─► XDP program ─(fast path)─────────────────────────► fast_forwarded
+//!     │        ├─(not o7s, no socket, malformed)─────────────► passed_to_kernel
+//!     │        └─(not for us, too long, tagged, spoofed)─────► drops[reason]
+//!     │  ─► port (AF_PACKET: other host, tagged, too long)───► drops[reason]
+//!     └──► worker: rx_packets ─► forwarded / delivered / punted / drops[reason]
+//! ```
+//!
+//! The worker counts what it handles as it goes; what its ports, their XDP
+//! programs and the kernel counted beneath it costs system calls to read
+//! (getsockopt, BPF map lookups), so the worker reads those only when asked
+//! ([`Dataplane::counters`](crate::Dataplane::counters)) and publishes them
+//! beside its own.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a packet was dropped. Small and `Copy`: counted on the hot path.
@@ -12,16 +31,34 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub enum DropReason {
     /// Shorter than an Ethernet header.
     ShortFrame,
+    /// Longer than the port's receive buffers (cut short by the kernel, or
+    /// beyond a pool buffer): dropped by the port or its XDP program.
+    Oversize,
+    /// Carries an 802.1Q/802.1ad tag: o7s ports are untagged. AF_PACKET
+    /// drops them; on AF_XDP the XDP program passes them on to the kernel
+    /// (for VLAN devices on the port), and they are counted here all the
+    /// same.
+    VlanTagged,
     /// Ethertype other than the layer's (the XDP program should not pass it).
     WrongEthertype,
+    /// To another station's unicast MAC (AF_PACKET: PACKET_OTHERHOST).
+    NotForUs,
+    /// To a group address: multicast, or broadcast other than the shim's
+    /// management (EID 0, where name queries go).
+    MulticastDst,
     /// Shorter than Ethernet + eth-dix inner header.
     ShortShimHeader,
     /// The eth-dix length field exceeds the frame.
     BadShimLength,
     /// No N-1 flow for this (port, shim EID).
     UnknownFlow,
+    /// From a MAC other than the N-1 flow's peer.
+    SpoofedSrc,
     /// Payload shorter than a DT header.
     ShortDtHeader,
+    /// Arrived with TTL 0, or above the layer's `max_ttl`: no member sends
+    /// that.
+    BadTtl,
     /// TTL reached 0 at a member that is not the destination.
     TtlExpired,
     /// No forwarding entry for the destination in the flow's cube.
@@ -41,13 +78,20 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 14] = [
+    /// Every reason, in the order a frame meets the checks.
+    pub const ALL: [DropReason; 20] = [
         DropReason::ShortFrame,
+        DropReason::Oversize,
+        DropReason::VlanTagged,
         DropReason::WrongEthertype,
+        DropReason::NotForUs,
+        DropReason::MulticastDst,
         DropReason::ShortShimHeader,
         DropReason::BadShimLength,
         DropReason::UnknownFlow,
+        DropReason::SpoofedSrc,
         DropReason::ShortDtHeader,
+        DropReason::BadTtl,
         DropReason::TtlExpired,
         DropReason::NoRoute,
         DropReason::NextHopDown,
@@ -62,11 +106,17 @@ impl DropReason {
     pub const fn as_str(self) -> &'static str {
         match self {
             DropReason::ShortFrame => "short-frame",
+            DropReason::Oversize => "oversize",
+            DropReason::VlanTagged => "vlan-tagged",
             DropReason::WrongEthertype => "wrong-ethertype",
+            DropReason::NotForUs => "not-for-us",
+            DropReason::MulticastDst => "multicast-dst",
             DropReason::ShortShimHeader => "short-shim-header",
             DropReason::BadShimLength => "bad-shim-length",
             DropReason::UnknownFlow => "unknown-flow",
+            DropReason::SpoofedSrc => "spoofed-src",
             DropReason::ShortDtHeader => "short-dt-header",
+            DropReason::BadTtl => "bad-ttl",
             DropReason::TtlExpired => "ttl-expired",
             DropReason::NoRoute => "no-route",
             DropReason::NextHopDown => "next-hop-down",
@@ -85,6 +135,64 @@ impl std::fmt::Display for DropReason {
     }
 }
 
+/// A loss the kernel counted beneath a port, before any o7s code saw the
+/// frame. Read on demand from the kernel's own counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum KernelLoss {
+    /// AF_XDP: frames dropped for a reason other than a full RX ring or an
+    /// empty fill ring, e.g. too long for a chunk (XDP_STATISTICS
+    /// `rx_dropped`).
+    XskRxDropped,
+    /// AF_XDP: invalid descriptors on the fill ring (`rx_invalid_descs`).
+    XskRxInvalidDescs,
+    /// AF_XDP: frames dropped because the RX ring was full
+    /// (`rx_ring_full`).
+    XskRxRingFull,
+    /// AF_XDP: times the kernel found the fill ring empty
+    /// (`rx_fill_ring_empty_descs`).
+    XskFillRingEmpty,
+    /// AF_XDP: invalid descriptors on the TX ring (`tx_invalid_descs`).
+    XskTxInvalidDescs,
+    /// AF_PACKET: frames lost because the RX ring was full
+    /// (PACKET_STATISTICS `tp_drops`).
+    PacketRxDrops,
+    /// UDP: datagrams the socket dropped (full receive buffer, ...;
+    /// SO_MEMINFO `SK_MEMINFO_DROPS`).
+    UdpRxDrops,
+}
+
+impl KernelLoss {
+    pub const ALL: [KernelLoss; 7] = [
+        KernelLoss::XskRxDropped,
+        KernelLoss::XskRxInvalidDescs,
+        KernelLoss::XskRxRingFull,
+        KernelLoss::XskFillRingEmpty,
+        KernelLoss::XskTxInvalidDescs,
+        KernelLoss::PacketRxDrops,
+        KernelLoss::UdpRxDrops,
+    ];
+    pub const COUNT: usize = KernelLoss::ALL.len();
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KernelLoss::XskRxDropped => "xsk-rx-dropped",
+            KernelLoss::XskRxInvalidDescs => "xsk-rx-invalid-descs",
+            KernelLoss::XskRxRingFull => "xsk-rx-ring-full",
+            KernelLoss::XskFillRingEmpty => "xsk-fill-ring-empty",
+            KernelLoss::XskTxInvalidDescs => "xsk-tx-invalid-descs",
+            KernelLoss::PacketRxDrops => "packet-rx-drops",
+            KernelLoss::UdpRxDrops => "udp-rx-drops",
+        }
+    }
+}
+
+impl std::fmt::Display for KernelLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One worker's counters (single writer).
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -96,6 +204,9 @@ pub struct Counters {
     delivered: AtomicU64,
     punted: AtomicU64,
     drops: [AtomicU64; DropReason::COUNT],
+    /// What the worker's ports counted beneath it, as of its last look
+    /// (written on request only, never per packet).
+    below: Mutex<Snapshot>,
 }
 
 fn bump(counter: &AtomicU64, n: u64) {
@@ -130,14 +241,21 @@ impl Counters {
         bump(&self.drops[reason as usize], n);
     }
 
-    /// A copy of the current values.
+    /// Replaces what the ports beneath the worker counted (their
+    /// [`Port::snapshot`](crate::port::Port::snapshot)s, summed).
+    pub fn set_below(&self, below: Snapshot) {
+        *self.below.lock().unwrap_or_else(|e| e.into_inner()) = below;
+    }
+
+    /// A copy of the current values, the ports' last published counts
+    /// included.
     pub fn snapshot(&self) -> Snapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut drops = [0; DropReason::COUNT];
         for (d, c) in drops.iter_mut().zip(&self.drops) {
             *d = get(c);
         }
-        Snapshot {
+        let own = Snapshot {
             rx_packets: get(&self.rx_packets),
             rx_bytes: get(&self.rx_bytes),
             tx_packets: get(&self.tx_packets),
@@ -146,21 +264,33 @@ impl Counters {
             delivered: get(&self.delivered),
             punted: get(&self.punted),
             drops,
-        }
+            ..Snapshot::default()
+        };
+        own + *self.below.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// Counter values at one moment, summable over workers.
+/// Counter values at one moment, summable over workers and ports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Snapshot {
+    /// Frames the workers received from their ports.
     pub rx_packets: u64,
     pub rx_bytes: u64,
     pub tx_packets: u64,
     pub tx_bytes: u64,
+    /// Frames the workers forwarded.
     pub forwarded: u64,
     pub delivered: u64,
     pub punted: u64,
     pub drops: [u64; DropReason::COUNT],
+    /// Transit frames the XDP fast path forwarded (the workers never saw
+    /// them).
+    pub fast_forwarded: u64,
+    /// Frames the XDP programs handed to the kernel: not o7s (ARP, IP,
+    /// ...), malformed headers, or o7s with no AF_XDP socket to take them.
+    pub passed_to_kernel: u64,
+    /// What the kernel lost beneath the ports.
+    pub kernel: [u64; KernelLoss::COUNT],
 }
 
 impl Snapshot {
@@ -170,6 +300,18 @@ impl Snapshot {
 
     pub fn total_drops(&self) -> u64 {
         self.drops.iter().sum()
+    }
+
+    pub fn lost(&self, loss: KernelLoss) -> u64 {
+        self.kernel[loss as usize]
+    }
+
+    /// Frames whose fate o7s counted: forwarded (by a worker or the XDP
+    /// fast path), delivered, punted, dropped with a reason, or passed to
+    /// the kernel. Every frame that reaches a port is one of these, unless
+    /// the kernel lost it first ([`Snapshot::kernel`]).
+    pub fn accounted(&self) -> u64 {
+        self.forwarded + self.fast_forwarded + self.delivered + self.punted + self.total_drops() + self.passed_to_kernel
     }
 }
 
@@ -187,6 +329,11 @@ impl std::ops::Add for Snapshot {
         for (a, b) in self.drops.iter_mut().zip(o.drops) {
             *a += b;
         }
+        self.fast_forwarded += o.fast_forwarded;
+        self.passed_to_kernel += o.passed_to_kernel;
+        for (a, b) in self.kernel.iter_mut().zip(o.kernel) {
+            *a += b;
+        }
         self
     }
 }
@@ -198,11 +345,85 @@ impl std::fmt::Display for Snapshot {
             "rx {} pkt {} B, tx {} pkt {} B, forwarded {}, delivered {}, punted {}",
             self.rx_packets, self.rx_bytes, self.tx_packets, self.tx_bytes, self.forwarded, self.delivered, self.punted
         )?;
+        if self.fast_forwarded > 0 {
+            write!(f, ", fast-forwarded {}", self.fast_forwarded)?;
+        }
+        if self.passed_to_kernel > 0 {
+            write!(f, ", passed-to-kernel {}", self.passed_to_kernel)?;
+        }
         for r in DropReason::ALL {
             if self.dropped(r) > 0 {
                 write!(f, ", drop {} {}", r, self.dropped(r))?;
             }
         }
+        for l in KernelLoss::ALL {
+            if self.lost(l) > 0 {
+                write!(f, ", kernel {} {}", l, self.lost(l))?;
+            }
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_and_loss_is_listed_once_at_its_index_with_a_kebab_case_name() {
+        let names: Vec<(usize, usize, &str)> = DropReason::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i, *r as usize, r.as_str()))
+            .chain(
+                KernelLoss::ALL
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (i, *l as usize, l.as_str())),
+            )
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for (i, index, name) in names {
+            assert_eq!(index, i, "{name}: ALL is in declaration order");
+            assert!(seen.insert(name), "{name} twice");
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{name} is kebab-case"
+            );
+        }
+    }
+
+    #[test]
+    fn a_snapshot_holds_the_ports_counts_beside_the_workers() {
+        let c = Counters::default();
+        c.rx(3, 300);
+        c.forwarded(1);
+        c.count_drop(DropReason::BadTtl, 2);
+        let mut below = Snapshot {
+            fast_forwarded: 5,
+            passed_to_kernel: 7,
+            ..Snapshot::default()
+        };
+        below.drops[DropReason::NotForUs as usize] = 11;
+        below.kernel[KernelLoss::PacketRxDrops as usize] = 13;
+        c.set_below(below);
+        let s = c.snapshot();
+        assert_eq!((s.rx_packets, s.forwarded, s.fast_forwarded), (3, 1, 5));
+        assert_eq!(
+            (s.dropped(DropReason::BadTtl), s.dropped(DropReason::NotForUs)),
+            (2, 11)
+        );
+        assert_eq!(s.lost(KernelLoss::PacketRxDrops), 13);
+        assert_eq!(s.accounted(), 1 + 5 + 2 + 11 + 7, "kernel losses apart");
+        assert_eq!((s + s).accounted(), 2 * s.accounted());
+        let text = s.to_string();
+        for word in [
+            "fast-forwarded 5",
+            "passed-to-kernel 7",
+            "drop not-for-us 11",
+            "kernel packet-rx-drops 13",
+        ] {
+            assert!(text.contains(word), "{text}");
+        }
     }
 }

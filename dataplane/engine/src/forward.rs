@@ -1,12 +1,14 @@
 //! The per-packet decision, sans IO: what to do with one received frame.
 //!
 //! ```text
-//!  eth-dix frame (18-octet header)  ─┐
-//!  UDP payload (4-octet EID word)   ─┴─► checks ─► demux (port, EID) ─► N-1 flow, cube
+//!  eth-dix frame (18-octet header) ─► Ethertype, lengths; dst MAC = the port's?
+//!     │                                 (broadcast: EID 0 only; else not-for-us / multicast-dst)
+//!  UDP payload (4-octet EID word) ──┴─► demux (port, EID) ─► N-1 flow, cube
 //!     │ EID 0: shim management ───────────────────────────────────────► Punt
-//!     ▼
-//!  DT header: TTL -= 1 ─► DST = own? ─► EID < 64 ──────────────────────► Punt
-//!     │                          └──► EID ≥ 64 ──────────────────────► Deliver
+//!     ▼                                 src MAC = the flow's peer? (else spoofed-src)
+//!  DT header: 0 < TTL <= max_ttl? (else bad-ttl); TTL -= 1
+//!     ─► DST = own? ─► EID < 64 ───────────────────────────────────────► Punt
+//!     │          └──► EID ≥ 64 ───────────────────────────────────────► Deliver
 //!     ▼
 //!  TTL = 0 ─► drop; fib[cube][DST] ─► select next hop ─► ECN |= txq >> 4
 //!     ─► write the next hop's shim header in front of the DT header ───► Forward
@@ -16,11 +18,18 @@
 //! one (eth-dix → eth-dix rewrites the same 18 octets), using the buffer's
 //! head room when the new header is longer (UDP → eth-dix). Every branch
 //! that refuses a frame names its [`DropReason`].
+//!
+//! What a member never sends is refused rather than forwarded: a TTL of 0
+//! (the C prototype's decrement wraps it to 255) or above the layer's
+//! `max_ttl`, a frame for another station's MAC (or a group address, save
+//! the broadcast name queries of the shim's management EID), and a frame
+//! on an N-1 flow from any MAC but the flow's peer.
 
 use std::net::SocketAddr;
 
+use o7s_wire::dix::{self, DixHeader, DixRepr};
 use o7s_wire::dt::{DtHeader, FIRST_FLOW_EID};
-use o7s_wire::{dix, eth};
+use o7s_wire::eth::{self, EthFrame, EthRepr, MacAddr};
 
 use crate::counters::DropReason;
 use crate::tables::{Encap, PortId, Tables, demux_key};
@@ -28,14 +37,31 @@ use crate::tables::{Encap, PortId, Tables, demux_key};
 /// The shim a port carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shim {
-    /// Ethernet frames with the eth-dix inner header.
-    EthDix,
+    /// Ethernet frames with the eth-dix inner header, for `mac`: the
+    /// port's own address, or `None` on a link without one (a local port),
+    /// where the destination is not checked.
+    EthDix { mac: Option<MacAddr> },
     /// UDP payloads: a 4-octet EID, then the SDU.
     Udp,
 }
 
 /// Octets of the UDP shim's header (the EID word).
 pub const UDP_SHIM_LEN: usize = 4;
+
+/// Why a frame to `dst` with shim EID `eid` is not for the port whose
+/// address is `own`, if it is not: the shim sends to a peer's own address,
+/// and to broadcast only name queries on the management EID (PROTOCOL.md
+/// §2.2).
+#[inline]
+fn not_for(own: MacAddr, dst: MacAddr, eid: u16) -> Option<DropReason> {
+    if dst == own || (dst.is_broadcast() && eid == dix::MGMT_EID) {
+        None
+    } else if dst.is_group() {
+        Some(DropReason::MulticastDst)
+    } else {
+        Some(DropReason::NotForUs)
+    }
+}
 
 /// What to do with a frame. Offsets are within the whole buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,26 +102,34 @@ pub fn process(
     let Some(frame) = head.checked_add(len).and_then(|end| buf.get(head..end)) else {
         return Drop(DropReason::ShortFrame);
     };
-    // Where the SDU (the DT packet) lies, and the shim EID it came with.
-    let (shim_eid, sdu_start, sdu_len) = match shim {
-        Shim::EthDix => {
-            if frame.len() < eth::HEADER_LEN {
+    // Where the SDU (the DT packet) lies, the shim EID it came with, and
+    // the MAC it came from.
+    let (shim_eid, sdu_start, sdu_len, src) = match shim {
+        Shim::EthDix { mac } => {
+            // Fixed-size views: their accessors need no bounds check.
+            let Some(eth) = frame.first_chunk::<{ eth::HEADER_LEN }>().map(EthFrame::new_unchecked) else {
                 return Drop(DropReason::ShortFrame);
-            }
-            if u16::from_be_bytes([frame[12], frame[13]]) != t.ethertype {
+            };
+            if eth.ethertype() != t.ethertype {
                 return Drop(DropReason::WrongEthertype);
             }
-            if frame.len() < dix::FRAME_HEADER_LEN {
+            let Some(dix) = frame[eth::HEADER_LEN..]
+                .first_chunk::<{ dix::HEADER_LEN }>()
+                .map(DixHeader::new_unchecked)
+            else {
                 return Drop(DropReason::ShortShimHeader);
+            };
+            if let Some(reason) = mac.and_then(|own| not_for(own, eth.dst_addr(), dix.eid())) {
+                return Drop(reason);
             }
-            let sdu_len = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
-            if dix::FRAME_HEADER_LEN + sdu_len > frame.len() {
+            if eth::HEADER_LEN + dix.total_len() > frame.len() {
                 return Drop(DropReason::BadShimLength);
             }
             (
-                u32::from(u16::from_be_bytes([frame[14], frame[15]])),
+                u32::from(dix.eid()),
                 head + dix::FRAME_HEADER_LEN,
-                sdu_len,
+                usize::from(dix.length()),
+                Some(eth.src_addr()),
             )
         }
         Shim::Udp => {
@@ -103,7 +137,7 @@ pub fn process(
                 return Drop(DropReason::ShortShimHeader);
             }
             let eid = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
-            (eid, head + UDP_SHIM_LEN, len - UDP_SHIM_LEN)
+            (eid, head + UDP_SHIM_LEN, len - UDP_SHIM_LEN, None)
         }
     };
     if shim_eid == 0 {
@@ -113,7 +147,13 @@ pub fn process(
         return Drop(DropReason::UnknownFlow);
     };
     // In range: demux only holds ids of flows in the table.
-    let cube = t.flows[flow as usize].cube;
+    let flow = &t.flows[flow as usize];
+    if let (Some(src), Encap::EthDix(e)) = (src, &flow.encap)
+        && src != e.dst
+    {
+        return Drop(DropReason::SpoofedSrc);
+    }
+    let cube = flow.cube;
 
     let hl = t.layout.header_len();
     if sdu_len < hl {
@@ -121,8 +161,15 @@ pub fn process(
     }
     // In range: sdu_start + sdu_len <= head + len, checked above.
     let mut dt = DtHeader::new_unchecked(&mut buf[sdu_start..sdu_start + sdu_len], t.layout);
-    // The C prototype decrements on every reception, for us or not (§7.5).
-    let ttl = dt.decrement_ttl();
+    // The C prototype decrements on every reception, for us or not (§7.5),
+    // modulo 256. No member sends TTL 0 or more than max_ttl (§7.4): the
+    // decremented TTL of a packet one did send is below max_ttl, and the
+    // wrap of 0 to 255 is refused instead of giving the packet a new life.
+    let ttl = dt.ttl().wrapping_sub(1);
+    if ttl >= t.max_ttl {
+        return Drop(DropReason::BadTtl);
+    }
+    dt.set_ttl(ttl);
     let dst = dt.dst();
     let dt_eid = dt.eid();
     if dst == t.address {
@@ -162,12 +209,24 @@ pub fn process(
             let Ok(sdu_len16) = u16::try_from(sdu_len) else {
                 return Drop(DropReason::TooBig);
             };
-            let h = &mut buf[new_head..sdu_start];
-            h[0..6].copy_from_slice(&e.dst.0);
-            h[6..12].copy_from_slice(&e.src.0);
-            h[12..14].copy_from_slice(&e.ethertype.to_be_bytes());
-            h[14..16].copy_from_slice(&e.eid.to_be_bytes());
-            h[16..18].copy_from_slice(&sdu_len16.to_be_bytes());
+            // In range: new_head + 18 = sdu_start <= buf.len().
+            let Some((eth_header, dix_header)) = buf[new_head..]
+                .first_chunk_mut::<{ dix::FRAME_HEADER_LEN }>()
+                .and_then(|h| h.split_first_chunk_mut::<{ eth::HEADER_LEN }>())
+            else {
+                return Drop(DropReason::NoHeadroom);
+            };
+            EthRepr {
+                dst_addr: e.dst,
+                src_addr: e.src,
+                ethertype: e.ethertype,
+            }
+            .emit(&mut EthFrame::new_unchecked(eth_header));
+            DixRepr {
+                eid: e.eid,
+                payload_len: sdu_len16,
+            }
+            .emit(&mut DixHeader::new_unchecked(dix_header));
             Verdict::Forward {
                 port: out.port,
                 head: new_head,
@@ -195,12 +254,13 @@ mod tests {
     use super::*;
     use crate::tables::{EthDixEncap, N1Flow, NextHop, UdpEncap};
     use o7s_wire::dt::{DtLayout, DtRepr};
-    use o7s_wire::eth::MacAddr;
     use o7s_wire::qos::QosCube;
 
     const ME: u64 = 0x0A00_0001;
     const FAR: u64 = 0x0A00_0009;
     const MAC_IN: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+    /// Port 0: eth-dix, for MAC_IN.
+    const ETH: Shim = Shim::EthDix { mac: Some(MAC_IN) };
 
     fn mac(n: u8) -> MacAddr {
         MacAddr([2, 0, 0, 0, 1, n])
@@ -249,6 +309,12 @@ mod tests {
         t
     }
 
+    /// The peer of the flow on port 0 with `shim_eid` (see `tables`).
+    fn peer(shim_eid: u16) -> MacAddr {
+        if shim_eid == 8 { mac(9) } else { mac(0) }
+    }
+
+    /// A frame from the peer of `shim_eid`'s flow to port 0.
     fn frame(shim_eid: u16, dst: u64, ttl: u8, dt_eid: u64, payload: &[u8]) -> Vec<u8> {
         let dt = DtRepr {
             dst,
@@ -262,7 +328,7 @@ mod tests {
         sdu[DtLayout::DEFAULT.header_len()..].copy_from_slice(payload);
         let mut f = vec![0u8; dix::FRAME_HEADER_LEN + sdu.len()];
         f[0..6].copy_from_slice(&MAC_IN.0);
-        f[6..12].copy_from_slice(&mac(50).0);
+        f[6..12].copy_from_slice(&peer(shim_eid).0);
         f[12..14].copy_from_slice(&0xA000u16.to_be_bytes());
         f[14..16].copy_from_slice(&shim_eid.to_be_bytes());
         f[16..18].copy_from_slice(&(sdu.len() as u16).to_be_bytes());
@@ -272,7 +338,7 @@ mod tests {
 
     fn run(t: &Tables, f: &mut [u8], txq: impl Fn(PortId) -> usize) -> Verdict {
         let len = f.len();
-        process(t, 0, Shim::EthDix, f, 0, len, txq)
+        process(t, 0, ETH, f, 0, len, txq)
     }
 
     fn dt_of(f: &[u8]) -> DtHeader<&[u8]> {
@@ -319,6 +385,74 @@ mod tests {
                 len: 1
             }
         );
+    }
+
+    #[test]
+    fn a_ttl_no_member_sends_is_refused_on_arrival() {
+        let t = tables();
+        for (dst, eid) in [(FAR, 0x4242), (ME, 70)] {
+            for ttl in [0, 61, 255] {
+                let mut f = frame(7, dst, ttl, eid, b"x");
+                assert_eq!(run(&t, &mut f, |_| 0), Verdict::Drop(DropReason::BadTtl), "TTL {ttl}");
+                assert_eq!(dt_of(&f).ttl(), ttl, "left as it came");
+            }
+        }
+        let mut f = frame(7, FAR, 60, 0x4242, b"x");
+        assert!(
+            matches!(run(&t, &mut f, |_| 0), Verdict::Forward { .. }),
+            "max_ttl itself"
+        );
+        assert_eq!(dt_of(&f).ttl(), 59);
+        let mut t = tables();
+        t.max_ttl = 255;
+        let mut f = frame(7, FAR, 255, 0x4242, b"x");
+        assert!(
+            matches!(run(&t, &mut f, |_| 0), Verdict::Forward { .. }),
+            "a layer's own max_ttl"
+        );
+    }
+
+    #[test]
+    fn frames_for_other_stations_or_groups_are_refused_but_name_queries_punted() {
+        let t = tables();
+        let to = |dst: [u8; 6], shim_eid: u16| {
+            let mut f = frame(shim_eid, FAR, 10, 1, b"x");
+            f[0..6].copy_from_slice(&dst);
+            f
+        };
+        let cases = [
+            (to([2, 0, 0, 0, 0, 2], 7), Verdict::Drop(DropReason::NotForUs)),
+            (to([1, 0, 0x5e, 0, 0, 1], 7), Verdict::Drop(DropReason::MulticastDst)),
+            (to([0x33, 0x33, 0, 0, 0, 1], 0), Verdict::Drop(DropReason::MulticastDst)),
+            (to([0xff; 6], 7), Verdict::Drop(DropReason::MulticastDst)),
+            (to([0xff; 6], 0), Verdict::Punt),
+            (to(MAC_IN.0, 0), Verdict::Punt),
+        ];
+        for (mut f, verdict) in cases {
+            assert_eq!(run(&t, &mut f, |_| 0), verdict, "to {:02x?}", &f[0..6]);
+        }
+        // A link without an address of its own (a local port) takes all.
+        let mut f = to([2, 0, 0, 0, 0, 2], 7);
+        let len = f.len();
+        assert!(matches!(
+            process(&t, 0, Shim::EthDix { mac: None }, &mut f, 0, len, |_| 0),
+            Verdict::Forward { .. }
+        ));
+    }
+
+    #[test]
+    fn a_frame_from_another_mac_than_the_flows_peer_is_refused() {
+        let t = tables();
+        let mut f = frame(7, FAR, 10, 1, b"x");
+        f[6..12].copy_from_slice(&peer(8).0);
+        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Drop(DropReason::SpoofedSrc));
+        assert_eq!(dt_of(&f).ttl(), 10, "refused before the TTL is touched");
+        let mut f = frame(8, FAR, 10, 1, b"x");
+        assert!(matches!(run(&t, &mut f, |_| 0), Verdict::Forward { port: 2, .. }));
+        // Management has no flow yet: anyone may ask.
+        let mut f = frame(0, 0, 0, 0, b"");
+        f[6..12].copy_from_slice(&[2, 9, 9, 9, 9, 9]);
+        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Punt);
     }
 
     #[test]
@@ -472,7 +606,7 @@ mod tests {
         // eth-dix in, UDP out: the EID word sits just before the DT header.
         let mut f = frame(7, 0x0A00_0020, 10, 9, b"to udp");
         let len = f.len();
-        let v = process(&t, 0, Shim::EthDix, &mut f, 0, len, |_| 0);
+        let v = process(&t, 0, ETH, &mut f, 0, len, |_| 0);
         assert_eq!(
             v,
             Verdict::Forward {
@@ -508,11 +642,11 @@ mod tests {
         let t = tables();
         let mut buf = [0u8; 32];
         assert_eq!(
-            process(&t, 0, Shim::EthDix, &mut buf, 20, 20, |_| 0),
+            process(&t, 0, ETH, &mut buf, 20, 20, |_| 0),
             Verdict::Drop(DropReason::ShortFrame)
         );
         assert_eq!(
-            process(&t, 0, Shim::EthDix, &mut buf, usize::MAX, 2, |_| 0),
+            process(&t, 0, ETH, &mut buf, usize::MAX, 2, |_| 0),
             Verdict::Drop(DropReason::ShortFrame)
         );
     }

@@ -7,8 +7,8 @@
 //! | [`port`] | the I/O backend trait and its backends (AF_XDP, io_uring UDP, AF_PACKET, local) |
 //! | [`tables`] | N-1 flows, forwarding tables per cube, local endpoints (swapped atomically) |
 //! | [`forward`] | the per-packet decision, sans IO |
-//! | [`counters`] | per-worker counters, drops by reason |
-//! | [`worker`] | pinned worker loops and the [`Dataplane`] handle that programs them |
+//! | [`counters`] | per-worker counters, drops by reason, and what the ports, XDP programs and kernel counted beneath the workers: every frame accounted for |
+//! | [`worker`] | pinned worker loops and the [`Dataplane`] handle that programs them and waits for their acknowledgement ([`Dataplane::sync`]) |
 
 pub mod backend;
 pub mod config;

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 
-use o7s_wire::dt::DtLayout;
+use o7s_wire::dt::{DEFAULT_MAX_TTL, DtLayout};
 use o7s_wire::eth::{ETHERTYPE_O7S, MacAddr};
 use o7s_wire::qos::QosCube;
 
@@ -103,6 +103,9 @@ pub struct Tables {
     /// This member's address in the unicast layer.
     pub address: u64,
     pub layout: DtLayout,
+    /// The layer's `max_ttl` (PROTOCOL.md §7.1): the TTL every member
+    /// sends with, so packets arriving with more (or with 0) are refused.
+    pub max_ttl: u8,
     /// Ethertype of the eth-dix layer below.
     pub ethertype: u16,
     pub flows: Vec<N1Flow>,
@@ -119,6 +122,7 @@ impl Default for Tables {
         Tables {
             address: 0,
             layout: DtLayout::DEFAULT,
+            max_ttl: DEFAULT_MAX_TTL,
             ethertype: ETHERTYPE_O7S,
             flows: Vec::new(),
             demux: IntMap::default(),

@@ -12,9 +12,21 @@
 //! nothing on this path is shared with another thread except the tables
 //! (read-only, swapped whole) and the counters (written by this worker
 //! only).
+//!
+//! Changes reach a worker between two bursts: tables at the next load,
+//! commands when it next looks at its queue. [`Dataplane::sync`] is the
+//! acknowledgement a caller waits for before counting on a change:
+//!
+//! ```text
+//!  caller: set_tables / update / apply ... ; sync(): requested += 1 = g, wait
+//!  worker, top of each round:  r = requested; apply commands; load tables;
+//!                              if r is new: publish its ports' counters
+//!                              (syscalls, on request only); acked = r
+//!  caller: every worker's acked >= g  ──► everything before sync() is in force
+//! ```
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -50,6 +62,10 @@ const MIN_NAP: Duration = Duration::from_micros(20);
 /// The longest an idle worker sleeps between looks at ports without a
 /// wait fd (local rings, io_uring), its commands and its stop flag.
 pub const MAX_NAP: Duration = Duration::from_millis(1);
+/// How often [`Dataplane::sync`] looks at the workers' acknowledgements.
+const SYNC_POLL: Duration = Duration::from_micros(20);
+/// How long [`Dataplane::counters`] waits for fresh port counters.
+const COUNTERS_WAIT: Duration = Duration::from_millis(200);
 
 /// Everything one worker runs.
 pub struct WorkerSpec {
@@ -101,13 +117,15 @@ impl std::fmt::Debug for Command {
     }
 }
 
-/// Errors of [`Dataplane::apply`].
+/// Errors of [`Dataplane::apply`] and [`Dataplane::sync`].
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error("no worker {0}")]
     NoWorker(usize),
     #[error("worker {0} has stopped")]
     Stopped(usize),
+    #[error("worker {worker} did not acknowledge within {waited:?}")]
+    Timeout { worker: usize, waited: Duration },
 }
 
 /// Errors starting the dataplane.
@@ -130,6 +148,10 @@ pub struct Dataplane {
     ports: Mutex<Vec<(usize, PortId, PortInfo)>>,
     counters: Vec<Arc<Counters>>,
     commands: Vec<mpsc::Sender<(Command, mpsc::Sender<()>)>>,
+    /// The last generation [`sync`](Dataplane::sync) asked for.
+    requested: Arc<AtomicU64>,
+    /// The last generation each worker acknowledged.
+    acked: Vec<Arc<AtomicU64>>,
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
 }
@@ -144,6 +166,8 @@ impl Dataplane {
             ports: Mutex::new(Vec::new()),
             counters: Vec::new(),
             commands: Vec::new(),
+            requested: Arc::new(AtomicU64::new(0)),
+            acked: Vec::new(),
             stop,
             workers: Vec::new(),
         };
@@ -159,8 +183,14 @@ impl Dataplane {
             dp.counters.push(Arc::clone(&counters));
             let (tx, rx) = mpsc::channel();
             dp.commands.push(tx);
+            let acked = Arc::new(AtomicU64::new(0));
+            dp.acked.push(Arc::clone(&acked));
             let name = spec.name.clone();
-            let worker = Worker::new(spec, Arc::clone(&dp.tables), counters, rx, Arc::clone(&dp.stop));
+            let sync = Acks {
+                requested: Arc::clone(&dp.requested),
+                acked,
+            };
+            let worker = Worker::new(spec, Arc::clone(&dp.tables), counters, rx, sync, Arc::clone(&dp.stop));
             let handle = std::thread::Builder::new()
                 .name(name.clone())
                 .spawn(move || worker.run())
@@ -175,12 +205,14 @@ impl Dataplane {
         self.tables.load_full()
     }
 
-    /// Replaces the tables; workers pick them up at their next burst.
+    /// Replaces the tables; workers pick them up at their next burst
+    /// ([`sync`](Dataplane::sync) waits for that).
     pub fn set_tables(&self, tables: Tables) {
         self.tables.store(Arc::new(tables));
     }
 
-    /// Changes a copy of the tables and swaps it in.
+    /// Changes a copy of the tables and swaps it in (in force once
+    /// [`sync`](Dataplane::sync) returns).
     pub fn update(&self, change: impl FnOnce(&mut Tables)) {
         let mut t = Tables::clone(&self.tables.load());
         change(&mut t);
@@ -210,13 +242,50 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Waits until every worker has taken in everything done through this
+    /// handle before the call: the tables last set are the ones it forwards
+    /// by, and the commands sent to it are applied. A frame a port receives
+    /// after `sync` returns meets the new state. Returns the generation
+    /// the workers acknowledged (it grows by one per call).
+    ///
+    /// A worker answers between two bursts, so this takes about one burst,
+    /// or one nap (at most [`MAX_NAP`]) when the worker is idle.
+    pub fn sync(&self, timeout: Duration) -> Result<u64, CommandError> {
+        let generation = self.requested.fetch_add(1, Ordering::AcqRel) + 1;
+        let deadline = Instant::now() + timeout;
+        let mut stopped = None;
+        for (worker, acked) in self.acked.iter().enumerate() {
+            while acked.load(Ordering::Acquire) < generation {
+                // A stopped worker has nothing more to take in; the others
+                // are still waited for.
+                if self.workers.get(worker).is_none_or(JoinHandle::is_finished) {
+                    stopped = stopped.or(Some(CommandError::Stopped(worker)));
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return Err(CommandError::Timeout {
+                        worker,
+                        waited: timeout,
+                    });
+                }
+                std::thread::sleep(SYNC_POLL);
+            }
+        }
+        stopped.map_or(Ok(generation), Err)
+    }
+
     /// The ports each worker polls: (worker, port id, what it is).
     pub fn ports(&self) -> Vec<(usize, PortId, PortInfo)> {
         self.ports.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
-    /// Counters summed over all workers.
+    /// Counters summed over all workers, with what their ports counted
+    /// beneath them (read afresh: each worker reads its ports' and the
+    /// kernel's counters when asked, so this takes about one burst).
     pub fn counters(&self) -> Snapshot {
+        if let Err(e) = self.sync(COUNTERS_WAIT) {
+            tracing::debug!(error = %e, "counters: a worker's port counters are not fresh");
+        }
         self.counters
             .iter()
             .map(|c| c.snapshot())
@@ -254,8 +323,19 @@ struct Worker {
     idle: Idle,
     tables: Arc<ArcSwap<Tables>>,
     counters: Arc<Counters>,
+    /// What ports the worker let go of had counted beneath it.
+    retired: Snapshot,
     commands: mpsc::Receiver<(Command, mpsc::Sender<()>)>,
+    sync: Acks,
     stop: Arc<AtomicBool>,
+}
+
+/// A worker's side of [`Dataplane::sync`].
+struct Acks {
+    /// The generation asked for (shared by all workers, read once a round).
+    requested: Arc<AtomicU64>,
+    /// The generation this worker has taken in (written when it changes).
+    acked: Arc<AtomicU64>,
 }
 
 /// Per-port and per-endpoint burst vectors of a worker, grown as ports and
@@ -270,9 +350,14 @@ struct Lanes {
 }
 
 fn shim_of(port: Option<&dyn Port>) -> Shim {
-    match port.map(|p| &p.info().kind) {
-        Some(PortKind::Uring { .. }) => Shim::Udp,
-        _ => Shim::EthDix,
+    match port.map(|p| p.info()) {
+        Some(PortInfo {
+            kind: PortKind::Uring { .. },
+            ..
+        }) => Shim::Udp,
+        info => Shim::EthDix {
+            mac: info.and_then(|i| i.mac),
+        },
     }
 }
 
@@ -308,6 +393,7 @@ impl Worker {
         tables: Arc<ArcSwap<Tables>>,
         counters: Arc<Counters>,
         commands: mpsc::Receiver<(Command, mpsc::Sender<()>)>,
+        sync: Acks,
         stop: Arc<AtomicBool>,
     ) -> Worker {
         Worker {
@@ -320,9 +406,29 @@ impl Worker {
             idle: spec.idle,
             tables,
             counters,
+            retired: Snapshot::default(),
             commands,
+            sync,
             stop,
         }
+    }
+
+    /// Lets go of a port: its buffers back to the pool, what it counted
+    /// kept in the worker's sums.
+    fn retire(&mut self, mut port: Box<dyn Port>) {
+        self.retired = self.retired + port.snapshot();
+        port.drain(&mut self.cache);
+    }
+
+    /// Publishes what the ports counted beneath the worker (system calls:
+    /// only when asked).
+    fn publish_below(&mut self) {
+        let below = self
+            .ports
+            .iter_mut()
+            .flatten()
+            .fold(self.retired, |sum, port| sum + port.snapshot());
+        self.counters.set_below(below);
     }
 
     /// Applies pending commands; only between bursts, so no frame is in
@@ -336,13 +442,13 @@ impl Worker {
                     if self.ports.len() <= id {
                         self.ports.resize_with(id + 1, || None);
                     }
-                    if let Some(mut old) = self.ports[id].replace(port) {
-                        old.drain(&mut self.cache);
+                    if let Some(old) = self.ports[id].replace(port) {
+                        self.retire(old);
                     }
                 }
                 Command::RemovePort { id } => {
-                    if let Some(mut old) = self.ports.get_mut(usize::from(id)).and_then(Option::take) {
-                        old.drain(&mut self.cache);
+                    if let Some(old) = self.ports.get_mut(usize::from(id)).and_then(Option::take) {
+                        self.retire(old);
                     }
                 }
                 Command::SetEndpoint { index, ring } => {
@@ -374,10 +480,19 @@ impl Worker {
         let mut rx: Vec<Buf> = Vec::with_capacity(BURST);
         let mut last_traffic = Instant::now();
         let mut nap = MIN_NAP;
+        let mut acked = 0;
 
         while !self.stop.load(Ordering::Relaxed) {
+            // Read before the commands and the tables, so that what it
+            // acknowledges covers everything done before it was asked.
+            let requested = self.sync.requested.load(Ordering::Acquire);
             self.apply_commands(&mut lanes);
             let tables = self.tables.load();
+            if requested != acked {
+                self.publish_below();
+                self.sync.acked.store(requested, Ordering::Release);
+                acked = requested;
+            }
             let mut busy = false;
             for (q, port) in lanes.queued.iter_mut().zip(&self.ports) {
                 *q = port.as_ref().map_or(0, |p| p.tx_queue_len());
@@ -424,7 +539,7 @@ impl Worker {
                             let owned = self.ports.get(p).is_some_and(Option::is_some);
                             match (to, shims.get(p)) {
                                 _ if !owned || buf.reset(head, len).is_err() => DropReason::NoRoute,
-                                (None, Some(Shim::EthDix)) => {
+                                (None, Some(Shim::EthDix { .. })) => {
                                     tx[p].push(buf);
                                     continue;
                                 }
@@ -537,6 +652,7 @@ impl Worker {
         for (buf, _) in lanes.tx_to.into_iter().flatten() {
             self.cache.free(buf);
         }
+        self.publish_below();
         for port in self.ports.iter_mut().flatten() {
             port.drain(&mut self.cache);
         }

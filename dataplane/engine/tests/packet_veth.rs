@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use o7s_dataplane::port::Port;
 use o7s_dataplane::port::packet::{AfPacketPort, PacketConfig};
 use o7s_mem::{Buf, Pool, PoolCache};
-use o7s_netns::{Netns, require_root, veth};
+use o7s_netns::{Netns, PacketSocket, require_root, veth};
 use o7s_wire::dix::{self, DixHeader, DixRepr};
 use o7s_wire::eth::{self, EthFrame, EthRepr, MacAddr};
 
@@ -126,9 +126,9 @@ fn ten_thousand_eth_dix_frames_cross_a_veth_pair_byte_exact() {
             Instant::now() < deadline,
             "stalled: a->b {got_ab}/{N}, b->a {got_ba}/{N}; a {:?} {:?}; b {:?} {:?}",
             a.counters(),
-            a.take_kernel_stats(),
+            a.kernel_stats(),
             b.counters(),
-            b.take_kernel_stats()
+            b.kernel_stats()
         );
         bursts += 1;
         if bursts.is_multiple_of(50) && to_b.is_empty() {
@@ -183,13 +183,17 @@ fn ten_thousand_eth_dix_frames_cross_a_veth_pair_byte_exact() {
     assert_eq!(b.rx_burst(&mut cb, &mut rx, 64) + a.rx_burst(&mut ca, &mut rx, 64), 0);
     assert!(foreign > 0);
 
-    let (ka, kb) = (a.take_kernel_stats().unwrap(), b.take_kernel_stats().unwrap());
+    let (ka, kb) = (a.kernel_stats().unwrap(), b.kernel_stats().unwrap());
     assert_eq!((ka.drops, kb.drops), (0, 0), "no frame lost in the RX rings");
-    assert_eq!(kb.packets, N, "b's socket saw only its Ethertype");
+    assert_eq!(kb.packets, u64::from(N), "b's socket saw only its Ethertype");
     for (port, name) in [(&a, "a"), (&b, "b")] {
         let c = port.counters();
         assert_eq!(c.rx_packets, N as u64, "{name}: {c:?}");
-        assert_eq!((c.rx_truncated, c.rx_too_big, c.tx_bad_len), (0, 0, 0), "{name}: {c:?}");
+        assert_eq!(
+            (c.rx_truncated, c.rx_too_big, c.rx_other_host, c.rx_vlan, c.tx_bad_len),
+            (0, 0, 0, 0, 0),
+            "{name}: {c:?}"
+        );
         assert!(
             c.tx_kicks < N as u64,
             "{name}: one sendto per burst, not per frame: {c:?}"
@@ -248,6 +252,67 @@ fn each_port_receives_only_its_own_ethertype() {
         port.drain(&mut cache);
     }
     drop((a, b_dix, b_other, cache));
+    assert_all_buffers_back(&pool);
+}
+
+#[test]
+fn frames_for_other_hosts_tagged_or_oversized_are_dropped_and_counted() {
+    let Some(veth) = VethPair::for_test("frames_for_other_hosts_tagged_or_oversized_are_dropped_and_counted") else {
+        return;
+    };
+    // Room on the wire for a frame longer than a ring frame (2048).
+    for (ns, ifname) in veth.ns.iter().zip(VethPair::IFNAME) {
+        ns.run("ip", &["link", "set", ifname, "mtu", "3000"]).expect("mtu");
+    }
+    let pool = pool("packet-refused");
+    let mut b = veth.open(1, eth::ETHERTYPE_O7S);
+    let mut cache = pool.cache().unwrap();
+    let (mac_b, other) = (b.mac(), [2, 0, 0, 0, 0x77, 0x77]);
+    let raw_a = veth.ns[0]
+        .enter(|| PacketSocket::bind(VethPair::IFNAME[0], eth::ETHERTYPE_O7S))
+        .expect("enter")
+        .expect("raw socket");
+    let src = [2, 0, 0, 0, 0x77, 0x01];
+    let good = frame(1, src, mac_b, eth::ETHERTYPE_O7S);
+    let broadcast = frame(2, src, [0xff; 6], eth::ETHERTYPE_O7S);
+    let foreign = frame(3, src, other, eth::ETHERTYPE_O7S);
+    // 802.1Q tag, VLAN 7, then the o7s Ethertype: the kernel strips it.
+    let mut tagged = good.clone();
+    tagged.splice(12..12, [0x81, 0x00, 0x00, 0x07]);
+    let mut oversize = frame(4, src, mac_b, eth::ETHERTYPE_O7S);
+    oversize.resize(2500, 0xAA);
+    for f in [&good, &foreign, &tagged, &oversize, &broadcast] {
+        raw_a.send_retrying(f).expect("send");
+    }
+
+    let mut got = Vec::new();
+    let mut rx = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < 2 || b.counters().rx_vlan + b.counters().rx_other_host + b.counters().rx_truncated < 3 {
+        assert!(Instant::now() < deadline, "{} frames; {:?}", got.len(), b.counters());
+        b.rx_burst(&mut cache, &mut rx, 64);
+        for buf in rx.drain(..) {
+            got.push(pool.data(&buf).to_vec());
+            cache.free(buf);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    b.rx_burst(&mut cache, &mut rx, 64);
+    assert!(rx.is_empty(), "nothing more");
+    assert_eq!(
+        got,
+        [good, broadcast],
+        "only frames for b (the worker judges broadcasts)"
+    );
+    let c = b.counters();
+    assert_eq!(
+        (c.rx_other_host, c.rx_vlan, c.rx_truncated, c.rx_packets),
+        (1, 1, 1, 2),
+        "{c:?}"
+    );
+    assert_eq!(b.kernel_stats().expect("stats").drops, 0);
+    b.drain(&mut cache);
+    drop((b, cache));
     assert_all_buffers_back(&pool);
 }
 

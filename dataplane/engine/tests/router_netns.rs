@@ -1,5 +1,6 @@
-//! The router in network namespaces, on AF_XDP with XDP steering. Needs
-//! root (CI runs as root); skips with a message otherwise.
+//! The router in network namespaces, on AF_XDP with XDP steering (and on
+//! AF_PACKET, for hostile frames). Needs root (CI runs as root); skips with
+//! a message otherwise.
 //!
 //! ```text
 //!                           rtr (o7s-dataplane, AF_XDP on r0, r1, r2)
@@ -11,7 +12,8 @@
 //! Flows: gen→rtr with shim EID 100 (cube best effort) and 101 (cube
 //! video); rtr→snkA "a" (EID 300), rtr→snkB "b" (EID 400).
 //! Routes: FAR via a in best effort and via b in video; ECMP_DST via a and
-//! b; nothing for NOWHERE.
+//! b; nothing for NOWHERE. The veths have IPv6 off, so that no host sends
+//! anything of its own: the router's counters add up to what a test sends.
 
 mod common;
 
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 use o7s_dataplane::Dataplane;
 use o7s_dataplane::backend::start_router_in;
 use o7s_dataplane::config::RouterConfig;
-use o7s_dataplane::counters::{DropReason, Snapshot};
+use o7s_dataplane::counters::{DropReason, KernelLoss, Snapshot};
 use o7s_dataplane::port::Port;
 use o7s_dataplane::port::packet::{AfPacketPort, PacketConfig};
 use o7s_ebpf::{AttachMode, PassProgram};
@@ -58,10 +60,22 @@ impl Lab {
 
     /// The lab with `top` added at the top of the router's configuration.
     fn with_config(top: &str) -> Lab {
+        Lab::with("af_xdp", top)
+    }
+
+    /// The lab with the router's ports on `backend` and `top` added at the
+    /// top of its configuration.
+    fn with(backend: &str, top: &str) -> Lab {
         let src = Netns::new("gen").expect("netns");
         let rtr = Netns::new("rtr").expect("netns");
         let a = Netns::new("sa").expect("netns");
         let b = Netns::new("sb").expect("netns");
+        // Before the veths exist: they never have IPv6, so no neighbour
+        // discovery or MLD reaches the router's ports.
+        for ns in [&src, &rtr, &a, &b] {
+            ns.run("sysctl", &["-qw", "net.ipv6.conf.default.disable_ipv6=1"])
+                .expect("IPv6 off");
+        }
         veth((&src, "g0"), (&rtr, "r0")).expect("veth");
         veth((&rtr, "r1"), (&a, "a0")).expect("veth");
         veth((&rtr, "r2"), (&b, "b0")).expect("veth");
@@ -77,13 +91,13 @@ impl Lab {
             buffers = 16384
             [[port]]
             name = "r0"
-            backend = "af_xdp"
+            backend = "{backend}"
             [[port]]
             name = "r1"
-            backend = "af_xdp"
+            backend = "{backend}"
             [[port]]
             name = "r2"
-            backend = "af_xdp"
+            backend = "{backend}"
             [[flow]]
             name = "from-gen"
             port = "r0"
@@ -190,6 +204,30 @@ impl Lab {
         )
     }
 
+    /// Has a and b accept the frames the XDP fast path redirects to r1
+    /// and r2: a veth takes them only when its peer runs an XDP program
+    /// (xdp_pass hands them on to the AF_PACKET receivers).
+    fn accept_redirects(&self) -> [PassProgram; 2] {
+        let pass = |ns: &Netns, ifname: &str| {
+            ns.enter(|| PassProgram::attach(ifname, AttachMode::Auto))
+                .expect("enter")
+                .expect("xdp_pass")
+        };
+        [pass(&self.a, "a0"), pass(&self.b, "b0")]
+    }
+
+    /// Waits for the frame for the router's own address at its endpoint.
+    fn delivered(&mut self) -> Vec<Vec<u8>> {
+        let mut local = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while local.is_empty() && Instant::now() < deadline {
+            self.app_cache.recv(&mut self.app, &mut local, 8);
+        }
+        let got = local.iter().map(|b| self.pool.data(b).to_vec()).collect();
+        self.app_cache.free_burst(&mut local);
+        got
+    }
+
     fn stop(&mut self) -> Snapshot {
         let dp = self.dp.take().expect("running");
         let c = dp.counters();
@@ -198,13 +236,16 @@ impl Lab {
     }
 }
 
-/// Sends `frames` out of `ifname` in `ns` over AF_PACKET.
+/// Sends `frames` out of `ifname` in `ns` over AF_PACKET, through the
+/// buffers of `pool` (frames longer than its buffers need one of its own).
 fn send(pool: &Pool, ns: &Netns, ifname: &str, ethertype: u16, frames: &[Vec<u8>]) {
     ns.enter(|| {
         let mut cache = pool.cache().expect("cache");
         let mut port = AfPacketPort::open(&PacketConfig {
             interface: ifname.into(),
             ethertype,
+            // Ring frames for the longest frame a pool buffer holds.
+            frame_size: pool.buf_size().next_power_of_two() as u32,
             ..PacketConfig::default()
         })
         .expect("AF_PACKET sender");
@@ -308,18 +349,11 @@ fn the_router_forwards_by_cube_drops_with_reasons_and_delivers_locally() {
     assert_eq!(&a[0][0..6], &mac_octets(&lab.a.mac("a0").expect("mac")), "a's MAC");
     assert_eq!(&a[0][6..12], &mac_octets(&lab.rtr.mac("r1").expect("mac")), "from r1");
 
-    let mut local = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while local.is_empty() && Instant::now() < deadline {
-        lab.app_cache.recv(&mut lab.app, &mut local, 8);
-    }
     assert_eq!(
-        local.len(),
-        1,
+        lab.delivered(),
+        [b"for me"],
         "the frame for the router's own address reached its endpoint"
     );
-    assert_eq!(lab.pool.data(&local[0]), b"for me");
-    lab.app_cache.free_burst(&mut local);
 
     let c = lab.stop();
     assert_eq!(c.forwarded, 40, "{c}");
@@ -556,14 +590,7 @@ fn the_xdp_fast_path_forwards_transit_and_leaves_the_rest_to_the_worker() {
         return;
     }
     let mut lab = Lab::with_config("fast_path = true");
-    // A veth only takes XDP-redirected frames when its peer runs an XDP
-    // program; xdp_pass hands them on to the AF_PACKET receivers.
-    let pass = |ns: &Netns, ifname: &str| {
-        ns.enter(|| PassProgram::attach(ifname, AttachMode::Auto))
-            .expect("enter")
-            .expect("xdp_pass")
-    };
-    let (_pass_a, _pass_b) = (pass(&lab.a, "a0"), pass(&lab.b, "b0"));
+    let _pass = lab.accept_redirects();
     let at_a = receiver(&lab.pool, &lab.a, "a0", Duration::from_secs(2));
     let at_b = receiver(&lab.pool, &lab.b, "b0", Duration::from_secs(2));
     let mut frames = lab.cube_traffic();
@@ -599,13 +626,7 @@ fn the_xdp_fast_path_forwards_transit_and_leaves_the_rest_to_the_worker() {
     let ecmp = a.iter().chain(&b).filter(|f| f.ends_with(b"x")).count();
     assert_eq!(ecmp, 4, "ECMP through the worker");
 
-    let mut local = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while local.is_empty() && Instant::now() < deadline {
-        lab.app_cache.recv(&mut lab.app, &mut local, 8);
-    }
-    assert_eq!(local.len(), 1, "own address: delivered by the worker");
-    lab.app_cache.free_burst(&mut local);
+    assert_eq!(lab.delivered().len(), 1, "own address: delivered by the worker");
 
     let c = lab.stop();
     assert_eq!(c.forwarded, 4, "only ECMP forwarded by the worker: {c}");
@@ -613,4 +634,135 @@ fn the_xdp_fast_path_forwards_transit_and_leaves_the_rest_to_the_worker() {
     assert_eq!(c.dropped(DropReason::TtlExpired), 1, "{c}");
     assert_eq!(c.dropped(DropReason::BadShimLength), 1, "{c}");
     assert_eq!(c.rx_packets, 7, "the 40 transit frames never reached the worker: {c}");
+    assert_eq!(c.fast_forwarded, 40, "the XDP program counted them: {c}");
+}
+
+/// What the hostile-frames test sends besides valid traffic, and the
+/// reason each must be dropped under.
+fn hostile_frames(lab: &Lab) -> Vec<(Vec<u8>, DropReason)> {
+    let valid = |payload: &[u8]| lab.frame(100, FAR, 10, 1000, payload);
+    let with_dst = |dst: [u8; 6]| {
+        let mut f = valid(b"to whom");
+        f[0..6].copy_from_slice(&dst);
+        f
+    };
+    let mut spoofed = valid(b"spoofed");
+    spoofed[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0x66, 0x66]);
+    let mut tagged = valid(b"tagged");
+    tagged.splice(12..12, [0x81, 0x00, 0x00, 0x07]);
+    // Longer than a pool buffer, an AF_XDP frame and an AF_PACKET ring
+    // frame alike; valid otherwise (the shim length says so).
+    let mut oversize = valid(&[b'o'; 2400]);
+    let sdu = (oversize.len() - 18) as u16;
+    oversize[16..18].copy_from_slice(&sdu.to_be_bytes());
+    // A name query is the one broadcast the shim sends: it passes the
+    // destination check (and, with no control plane attached, is counted
+    // as no-punt).
+    let mut query = with_dst([0xff; 6]);
+    query[14..16].copy_from_slice(&0u16.to_be_bytes());
+    vec![
+        (lab.frame(100, FAR, 0, 1000, b"ttl 0"), DropReason::BadTtl),
+        (lab.frame(100, FAR, 61, 1000, b"ttl over max"), DropReason::BadTtl),
+        (lab.frame(100, ME, 0, LOCAL_EID, b"ttl 0 for me"), DropReason::BadTtl),
+        (with_dst([0x02, 0, 0, 0, 0x99, 0x99]), DropReason::NotForUs),
+        (with_dst([0xff; 6]), DropReason::MulticastDst),
+        (with_dst([0x01, 0, 0x5e, 0, 0, 0x01]), DropReason::MulticastDst),
+        (with_dst([0x33, 0x33, 0, 0, 0, 0x01]), DropReason::MulticastDst),
+        (spoofed, DropReason::SpoofedSrc),
+        (tagged, DropReason::VlanTagged),
+        (oversize, DropReason::Oversize),
+        (query, DropReason::NoPunt),
+    ]
+}
+
+/// Sends valid frames with hostile ones between them into the router on
+/// `backend` (with `top` in its configuration) and checks that only the
+/// valid ones come out, that each hostile one is counted under its reason,
+/// and that the counters add up to what was sent.
+fn hostile_frames_are_counted_and_never_forwarded(backend: &str, top: &str) {
+    let mut lab = Lab::with(backend, top);
+    let _pass = top.contains("fast_path").then(|| lab.accept_redirects());
+    // Room on the wire for frames longer than the router's buffers.
+    lab.src.run("ip", &["link", "set", "g0", "mtu", "3000"]).expect("mtu");
+    lab.rtr.run("ip", &["link", "set", "r0", "mtu", "3000"]).expect("mtu");
+    let at_a = receiver(&lab.pool, &lab.a, "a0", Duration::from_secs(2));
+    let hostile = hostile_frames(&lab);
+    const ROUNDS: u8 = 3;
+    let mut frames = Vec::new();
+    for round in 0..ROUNDS {
+        for (i, (bad, _)) in hostile.iter().enumerate() {
+            frames.push(lab.frame(100, FAR, 10, 1000, &[b'k', round, i as u8]));
+            frames.push(bad.clone());
+        }
+    }
+    frames.push(lab.frame(100, ME, 60, LOCAL_EID, b"for me"));
+    let valid = usize::from(ROUNDS) * hostile.len();
+    // The oversized frames do not fit the lab's (the router's) buffers.
+    let big = Pool::create(
+        "hostile-sender",
+        PoolConfig {
+            count: 1024,
+            buf_size: 4096,
+            backing: Backing::Base,
+            ..PoolConfig::default()
+        },
+    )
+    .expect("sender pool");
+    send(&big, &lab.src, "g0", 0xA000, &frames);
+
+    let a: Vec<Vec<u8>> = at_a.recv_timeout(Duration::from_secs(30)).expect("a");
+    let c = lab.dp().counters();
+    assert_eq!(a.len(), valid, "{backend} {top}: exactly the valid frames: {c}");
+    for (n, f) in a.iter().enumerate() {
+        let (round, i) = ((n / hostile.len()) as u8, (n % hostile.len()) as u8);
+        assert!(f.ends_with(&[b'k', round, i]), "{backend} {top}: frame {n} in order");
+        assert_eq!(dt(f).ttl(), 9);
+    }
+    assert_eq!(lab.delivered(), [b"for me"], "{backend} {top}");
+
+    let c = lab.stop();
+    for reason in DropReason::ALL {
+        let sent = hostile.iter().filter(|(_, r)| *r == reason).count() as u64 * u64::from(ROUNDS);
+        assert_eq!(c.dropped(reason), sent, "{backend} {top}: {reason}: {c}");
+    }
+    // Forwarded anywhere (b included): only the valid frames.
+    assert_eq!(c.forwarded + c.fast_forwarded, valid as u64, "{backend} {top}: {c}");
+    if top.contains("fast_path") {
+        assert_eq!(c.fast_forwarded, valid as u64, "in XDP: {c}");
+    }
+    assert_eq!(
+        (c.delivered, c.punted, c.passed_to_kernel),
+        (1, 0, 0),
+        "{backend} {top}: {c}"
+    );
+    assert_eq!(c.kernel, [0; KernelLoss::COUNT], "{backend} {top}: no kernel loss: {c}");
+    assert_eq!(
+        c.accounted(),
+        frames.len() as u64,
+        "{backend} {top}: every frame sent is accounted for: {c}"
+    );
+}
+
+#[test]
+fn hostile_frames_are_counted_and_never_forwarded_on_af_xdp() {
+    if !require_root("hostile_frames_are_counted_and_never_forwarded_on_af_xdp") {
+        return;
+    }
+    hostile_frames_are_counted_and_never_forwarded("af_xdp", "");
+}
+
+#[test]
+fn hostile_frames_are_counted_and_never_forwarded_on_af_packet() {
+    if !require_root("hostile_frames_are_counted_and_never_forwarded_on_af_packet") {
+        return;
+    }
+    hostile_frames_are_counted_and_never_forwarded("af_packet", "");
+}
+
+#[test]
+fn hostile_frames_are_counted_and_never_forwarded_with_the_xdp_fast_path() {
+    if !require_root("hostile_frames_are_counted_and_never_forwarded_with_the_xdp_fast_path") {
+        return;
+    }
+    hostile_frames_are_counted_and_never_forwarded("af_xdp", "fast_path = true");
 }

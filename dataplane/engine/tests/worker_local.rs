@@ -23,15 +23,19 @@ use o7s_wire::qos::QosCube;
 
 const ME: u64 = 0x0A00_0001;
 const FAR: u64 = 0x0A00_0009;
+/// How long a worker may take to acknowledge a change.
+const ACK: Duration = Duration::from_secs(5);
 
 fn mac(n: u8) -> MacAddr {
     MacAddr([2, 0, 0, 0, 0, n])
 }
 
+/// A frame from the neighbour of flow "in" (MAC 0) to the worker's end
+/// of that flow (MAC 100).
 fn frame(shim_eid: u16, dst: u64, ttl: u8, dt_eid: u64, payload: &[u8]) -> Vec<u8> {
     common::eth_dix(
+        mac(100).0,
         mac(0).0,
-        mac(9).0,
         shim_eid,
         &common::dt_packet(dst, ttl, dt_eid, payload),
     )
@@ -343,6 +347,9 @@ fn ports_endpoints_and_tables_can_be_changed_while_the_worker_runs() {
         t.set_route(QosCube::BestEffort, FAR, NextHop::Single(a));
         t.endpoints.insert(70, 0);
     });
+    // The worker takes the tables in at its next burst: frames sent before
+    // it acknowledges could still meet the old ones.
+    dp.sync(ACK).expect("tables acknowledged");
 
     let send = |cache: &mut PoolCache, input: &mut LocalPort, f: Vec<u8>| {
         let mut b = cache.alloc().expect("buffer");
@@ -398,4 +405,39 @@ fn ports_endpoints_and_tables_can_be_changed_while_the_worker_runs() {
         "a removed port takes nothing"
     );
     dp.stop();
+}
+
+#[test]
+fn a_table_update_is_in_force_once_the_worker_acknowledges_it() {
+    let mut rig = Rig::new();
+    let dp = rig.dp.take().expect("running");
+    let mut last = 0;
+    // Move FAR between the two output ports, and send one frame right
+    // after each acknowledged swap: it must leave by the new route.
+    for round in 0..40u8 {
+        let port = usize::from(round % 2);
+        dp.update(|t| {
+            let via = t.flow_id(if port == 0 { "a" } else { "b" }).expect("flow");
+            t.set_route(QosCube::BestEffort, FAR, NextHop::Single(via));
+        });
+        let generation = dp.sync(ACK).expect("acknowledged");
+        assert!(generation > last, "each sync is a new generation");
+        last = generation;
+        rig.send(&[frame(7, FAR, 10, 1234, &[round])]);
+        let got = rig.recv(Out::Port(port), 1);
+        assert_eq!(got.len(), 1, "round {round}: not on port {port}");
+        assert_eq!(got[0].last(), Some(&round));
+    }
+    let c = dp.counters();
+    assert_eq!((c.forwarded, c.total_drops()), (40, 0), "{c}");
+    dp.stop();
+    assert!(
+        matches!(
+            Dataplane::start(Tables::default(), Vec::new())
+                .expect("no workers")
+                .sync(ACK),
+            Ok(1)
+        ),
+        "with no worker there is nothing to wait for"
+    );
 }

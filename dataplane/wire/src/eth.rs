@@ -31,6 +31,16 @@ pub const ETHERTYPE_VALID: RangeInclusive<u16> = 0x0600..=0xFFFE;
 /// The part of [`ETHERTYPE_VALID`] the C prototype recommends (no
 /// registered protocol uses it).
 pub const ETHERTYPE_RECOMMENDED: RangeInclusive<u16> = 0xA000..=0xEFFF;
+/// Tag protocol identifiers of a VLAN tag: 802.1Q (C-tag), 802.1ad
+/// (S-tag) and the pre-standard QinQ 0x9100. A frame whose type field holds
+/// one of them is tagged; o7s ports carry untagged frames only.
+pub const VLAN_TPIDS: [u16; 3] = [0x8100, 0x88A8, 0x9100];
+
+/// Whether `ethertype` is a VLAN tag's TPID ([`VLAN_TPIDS`]).
+pub const fn is_vlan_tpid(ethertype: u16) -> bool {
+    matches!(ethertype, 0x8100 | 0x88A8 | 0x9100)
+}
+
 /// Octets of the Ethernet II header.
 pub const HEADER_LEN: usize = field::PAYLOAD.start;
 /// Shortest frame on the wire without FCS; shorter ones are padded.
@@ -242,6 +252,16 @@ mod tests {
     use super::*;
     use crate::fixtures::arb_mac;
     use proptest::prelude::*;
+
+    #[test]
+    fn vlan_tpids_are_the_tagged_types_and_nothing_else() {
+        for t in VLAN_TPIDS {
+            assert!(is_vlan_tpid(t), "{t:#06x}");
+        }
+        for t in [ETHERTYPE_O7S, 0x0800, 0x86DD, 0x0806, 0x8101, 0x88A7] {
+            assert!(!is_vlan_tpid(t), "{t:#06x}");
+        }
+    }
 
     const FRAME: [u8; 16] = [
         0x02, 0x00, 0x00, 0x00, 0x00, 0x02, // dst

@@ -65,7 +65,9 @@ mod lent;
 mod ring;
 mod sys;
 
-pub use socket::{BindMode, Drained, Interface, KernelStats, Mode, XskConfig, XskInfo, XskSocket, XskStats};
+pub use socket::{
+    BindMode, Drained, Interface, KernelStats, Mode, XDP_PACKET_HEADROOM, XskConfig, XskInfo, XskSocket, XskStats,
+};
 pub use umem::Umem;
 
 /// Errors of the AF_XDP layer.

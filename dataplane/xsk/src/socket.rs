@@ -151,6 +151,18 @@ pub struct XskInfo {
     pub chunk_size: u32,
 }
 
+/// Octets the kernel keeps in front of a received frame in its chunk
+/// (`XDP_PACKET_HEADROOM`; the UMEM adds no head room of its own here).
+pub const XDP_PACKET_HEADROOM: u32 = 256;
+
+impl XskInfo {
+    /// Longest frame a chunk takes: the chunk less the head room. The
+    /// kernel drops longer ones (counted in [`KernelStats::rx_dropped`]).
+    pub fn max_frame(&self) -> u32 {
+        self.chunk_size.saturating_sub(XDP_PACKET_HEADROOM)
+    }
+}
+
 /// Counters of one socket, kept by the socket (the kernel's own are
 /// [`KernelStats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -92,8 +92,13 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// An Ethernet frame: broadcast destination, a fixed local source, the
 /// given Ethertype and payload (padded to the 60-byte minimum).
 pub fn ethernet_frame(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    ethernet_frame_to([0xff; 6], ethertype, payload)
+}
+
+/// [`ethernet_frame`] to `dst`.
+pub fn ethernet_frame_to(dst: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(60.max(14 + payload.len()));
-    frame.extend_from_slice(&[0xff; 6]);
+    frame.extend_from_slice(&dst);
     frame.extend_from_slice(&[0x02, 0, 0, 0, 0x77, 0x02]);
     frame.extend_from_slice(&ethertype.to_be_bytes());
     frame.extend_from_slice(payload);

@@ -2,7 +2,10 @@
 //! file (see `o7s_dataplane::config`), without irmd.
 //!
 //! Runs until SIGINT or SIGTERM, logging counters every `--stats` seconds,
-//! and prints the final counters as one line of JSON on exit.
+//! and prints the final counters as one line of JSON on exit: the workers'
+//! (rx, tx, forwarded, delivered, punted, drops by reason) with what the
+//! ports counted beneath them (the XDP fast path's `fast_forwarded`,
+//! `passed_to_kernel`, their drops, and the kernel's losses by backend).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use o7s_dataplane::backend;
 use o7s_dataplane::config::RouterConfig;
-use o7s_dataplane::counters::{DropReason, Snapshot};
+use o7s_dataplane::counters::{DropReason, KernelLoss, Snapshot};
 
 #[derive(Parser)]
 #[command(
@@ -38,16 +41,23 @@ fn json(c: &Snapshot) -> String {
         .iter()
         .map(|r| format!("\"{}\":{}", r, c.dropped(*r)))
         .collect();
+    let kernel: Vec<String> = KernelLoss::ALL
+        .iter()
+        .map(|l| format!("\"{}\":{}", l, c.lost(*l)))
+        .collect();
     format!(
-        "{{\"rx_packets\":{},\"rx_bytes\":{},\"tx_packets\":{},\"tx_bytes\":{},\"forwarded\":{},\"delivered\":{},\"punted\":{},\"drops\":{{{}}}}}",
+        "{{\"rx_packets\":{},\"rx_bytes\":{},\"tx_packets\":{},\"tx_bytes\":{},\"forwarded\":{},\"fast_forwarded\":{},\"delivered\":{},\"punted\":{},\"passed_to_kernel\":{},\"drops\":{{{}}},\"kernel\":{{{}}}}}",
         c.rx_packets,
         c.rx_bytes,
         c.tx_packets,
         c.tx_bytes,
         c.forwarded,
+        c.fast_forwarded,
         c.delivered,
         c.punted,
-        drops.join(",")
+        c.passed_to_kernel,
+        drops.join(","),
+        kernel.join(",")
     )
 }
 

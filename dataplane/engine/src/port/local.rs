@@ -26,6 +26,7 @@ impl LocalPort {
                 name: name.into(),
                 kind: PortKind::Local,
                 mtu,
+                mac: None,
             },
             tx,
             rx,

@@ -20,6 +20,9 @@ pub mod uring;
 pub mod xdp;
 
 use o7s_mem::{Buf, PoolCache};
+use o7s_wire::eth::MacAddr;
+
+use crate::counters::Snapshot;
 
 /// What kind of backend a port is, and how it runs (for logs and `irm`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +78,9 @@ pub struct PortInfo {
     pub kind: PortKind,
     /// Largest frame the port sends or receives, in octets.
     pub mtu: usize,
+    /// The port's own MAC address on Ethernet ports: frames for other
+    /// stations are refused. `None` where there is none (local, UDP).
+    pub mac: Option<MacAddr>,
 }
 
 /// An I/O backend.
@@ -113,6 +119,16 @@ pub trait Port: Send {
     fn tx_queue_len(&self) -> usize;
 
     fn info(&self) -> &PortInfo;
+
+    /// What happened beneath the worker since the port was opened: frames
+    /// the port, its XDP program or the kernel dropped, passed on or
+    /// forwarded before they became a `Buf` (drops by reason,
+    /// `fast_forwarded`, `passed_to_kernel`, kernel losses; the worker
+    /// counts the rest). May call the kernel: the worker asks only on
+    /// demand, never per packet.
+    fn snapshot(&mut self) -> Snapshot {
+        Snapshot::default()
+    }
 
     /// Returns every buffer the port holds to `cache` (before the port is
     /// dropped, so none is left accounted to the worker's slot).

@@ -28,11 +28,21 @@
 //! which adds up to a millisecond of latency at low rates; V2 hands each
 //! frame over as soon as it is written, and a polling worker wants that.
 //!
-//! Frames reach the Buf exactly as on the wire, Ethernet header first. A
-//! VLAN tag the kernel reports as stripped (TP_STATUS_VLAN_VALID) is put
-//! back; note that a socket bound to one Ethertype is handed a tagged frame
-//! only after the kernel dropped the tag (no VLAN device claimed it), so
-//! eth-dix over a VLAN binds to the VLAN's interface.
+//! Frames reach the Buf exactly as on the wire, Ethernet header first.
+//! What an o7s port must not take is dropped here and counted
+//! ([`PacketCounters`]), before it costs a pool buffer:
+//!
+//! | frame | how the socket sees it | counted as |
+//! |---|---|---|
+//! | for another station's MAC | `sll_pkttype` PACKET_OTHERHOST | `rx_other_host` |
+//! | VLAN-tagged, no VLAN device claims it | tag stripped by the kernel, PACKET_OTHERHOST although for our MAC | `rx_vlan` |
+//! | VLAN-tagged, tag kept | TP_STATUS_VLAN_VALID, or a TPID in the type field | `rx_vlan` |
+//! | longer than a ring frame | `tp_snaplen < tp_len` (cut by the kernel) | `rx_truncated` |
+//! | longer than a pool buffer | | `rx_too_big` |
+//!
+//! A socket bound to one Ethertype is handed a tagged frame only after the
+//! kernel took the tag off (no VLAN device claimed it); eth-dix over a VLAN
+//! binds to the VLAN's interface.
 #![allow(unsafe_code)]
 
 use std::ffi::c_int;
@@ -42,15 +52,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use o7s_mem::sys::Mapping;
 use o7s_mem::{Buf, PoolCache};
-use o7s_wire::eth;
+use o7s_wire::eth::{self, EthFrame, MacAddr};
 
 use super::{Port, PortInfo, PortKind};
+use crate::counters::{DropReason, KernelLoss, Snapshot};
 
 /// Where the kernel takes a TX frame from (TPACKET2_HDRLEN less the
 /// sockaddr_ll, without PACKET_TX_HAS_OFF).
 const TX_DATA: usize = libc::TPACKET2_HDRLEN - size_of::<libc::sockaddr_ll>();
-const VLAN_TAG_LEN: usize = 4;
-const ETH_ADDRS_LEN: usize = 12;
+/// Where the kernel puts the `sockaddr_ll` of an RX frame (after the
+/// aligned `tpacket2_hdr`).
+const RX_SLL: usize = TX_DATA;
 
 /// How to open an [`AfPacketPort`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +121,10 @@ pub struct PacketCounters {
     pub rx_truncated: u64,
     /// Frames longer than a pool buffer's room: dropped.
     pub rx_too_big: u64,
+    /// Frames for another station (PACKET_OTHERHOST): dropped.
+    pub rx_other_host: u64,
+    /// VLAN-tagged frames (or frames whose tag the kernel stripped): dropped.
+    pub rx_vlan: u64,
     /// Bursts cut short because the pool had no buffer (the frame waits
     /// in the ring).
     pub rx_no_buffer: u64,
@@ -123,13 +139,14 @@ pub struct PacketCounters {
     pub tx_kick_errors: u64,
 }
 
-/// The kernel's own counters for the socket (PACKET_STATISTICS).
+/// The kernel's own counters for the socket (PACKET_STATISTICS), since
+/// the port was opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KernelStats {
     /// Frames the socket saw.
-    pub packets: u32,
+    pub packets: u64,
     /// Frames lost because the RX ring was full.
-    pub drops: u32,
+    pub drops: u64,
 }
 
 /// A port over an AF_PACKET socket with TPACKET_V2 RX and TX rings.
@@ -155,6 +172,8 @@ pub struct AfPacketPort {
     /// Frames between tail and head.
     tx_pending: usize,
     counters: PacketCounters,
+    /// The kernel's counters read so far (it resets them on every read).
+    kernel: KernelStats,
 }
 
 impl std::fmt::Debug for AfPacketPort {
@@ -320,6 +339,7 @@ impl AfPacketPort {
                 frame_size: frame_size as u32,
             },
             mtu: max_tx,
+            mac: Some(MacAddr(mac)),
         };
         tracing::info!(
             interface = %config.interface,
@@ -342,6 +362,7 @@ impl AfPacketPort {
             tx_tail: 0,
             tx_pending: 0,
             counters: PacketCounters::default(),
+            kernel: KernelStats::default(),
         })
     }
 
@@ -362,9 +383,9 @@ impl AfPacketPort {
         self.counters
     }
 
-    /// Reads and resets the kernel's counters (a syscall: not for the
-    /// packet path).
-    pub fn take_kernel_stats(&self) -> io::Result<KernelStats> {
+    /// The kernel's counters since the port was opened (a syscall: not
+    /// for the packet path).
+    pub fn kernel_stats(&mut self) -> io::Result<KernelStats> {
         let mut st = libc::tpacket_stats {
             tp_packets: 0,
             tp_drops: 0,
@@ -383,10 +404,10 @@ impl AfPacketPort {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(KernelStats {
-            packets: st.tp_packets,
-            drops: st.tp_drops,
-        })
+        // The read reset them: keep the sums.
+        self.kernel.packets += u64::from(st.tp_packets);
+        self.kernel.drops += u64::from(st.tp_drops);
+        Ok(self.kernel)
     }
 
     /// The header of frame `i` of the RX (`tx = false`) or TX ring.
@@ -412,52 +433,46 @@ impl AfPacketPort {
     /// dropped and counted.
     fn copy_in(&mut self, cache: &mut PoolCache, hdr: *mut libc::tpacket2_hdr, status: u32) -> Result<Buf, bool> {
         // SAFETY: the kernel set TP_STATUS_USER (read with acquire), so it
-        // wrote the header before and leaves the frame alone until the
-        // status goes back to TP_STATUS_KERNEL.
-        let (len, snap, mac, tci, tpid) = unsafe {
-            (
-                (*hdr).tp_len,
-                (*hdr).tp_snaplen,
-                (*hdr).tp_mac,
-                (*hdr).tp_vlan_tci,
-                (*hdr).tp_vlan_tpid,
-            )
+        // wrote the header and the sockaddr_ll after it before, and leaves
+        // the frame alone until the status goes back to TP_STATUS_KERNEL.
+        let (len, snap, mac, pkttype) = unsafe {
+            let sll = hdr.cast::<u8>().add(RX_SLL).cast::<libc::sockaddr_ll>();
+            ((*hdr).tp_len, (*hdr).tp_snaplen, (*hdr).tp_mac, (*sll).sll_pkttype)
         };
         let (snap, mac) = (snap as usize, usize::from(mac));
-        if snap < len as usize || mac + snap > self.frame_size || snap < ETH_ADDRS_LEN {
+        if snap < len as usize || mac + snap > self.frame_size {
             self.counters.rx_truncated += 1;
-            return Err(false);
-        }
-        let vlan = status & libc::TP_STATUS_VLAN_VALID != 0;
-        let total = snap + if vlan { VLAN_TAG_LEN } else { 0 };
-        let Some(mut buf) = cache.alloc() else {
-            self.counters.rx_no_buffer += 1;
-            return Err(true);
-        };
-        if buf.append(total).is_err() {
-            self.counters.rx_too_big += 1;
-            cache.free(buf);
             return Err(false);
         }
         // SAFETY: [mac, mac + snap) lies inside the frame (checked above),
         // which the kernel handed over (see above).
         let wire = unsafe { std::slice::from_raw_parts(hdr.cast::<u8>().add(mac), snap) };
-        let data = cache.pool().data_mut(&mut buf);
-        if vlan {
-            let tpid = if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
-                tpid
+        let frame = EthFrame::new_unchecked(wire);
+        let tagged = status & libc::TP_STATUS_VLAN_VALID != 0
+            || (frame.check_len().is_ok() && eth::is_vlan_tpid(frame.ethertype()));
+        if pkttype == libc::PACKET_OTHERHOST || tagged {
+            // The kernel marks a tagged frame no VLAN device took as for
+            // another host, and strips its tag: one for our own MAC is that.
+            let ours = frame.check_len().is_ok() && frame.dst_addr().0 == self.mac;
+            if tagged || ours {
+                self.counters.rx_vlan += 1;
             } else {
-                0x8100
-            };
-            data[..ETH_ADDRS_LEN].copy_from_slice(&wire[..ETH_ADDRS_LEN]);
-            data[ETH_ADDRS_LEN..ETH_ADDRS_LEN + 2].copy_from_slice(&tpid.to_be_bytes());
-            data[ETH_ADDRS_LEN + 2..ETH_ADDRS_LEN + VLAN_TAG_LEN].copy_from_slice(&tci.to_be_bytes());
-            data[ETH_ADDRS_LEN + VLAN_TAG_LEN..].copy_from_slice(&wire[ETH_ADDRS_LEN..]);
-        } else {
-            data.copy_from_slice(wire);
+                self.counters.rx_other_host += 1;
+            }
+            return Err(false);
         }
+        let Some(mut buf) = cache.alloc() else {
+            self.counters.rx_no_buffer += 1;
+            return Err(true);
+        };
+        if buf.append(snap).is_err() {
+            self.counters.rx_too_big += 1;
+            cache.free(buf);
+            return Err(false);
+        }
+        cache.pool().data_mut(&mut buf).copy_from_slice(wire);
         self.counters.rx_packets += 1;
-        self.counters.rx_bytes += total as u64;
+        self.counters.rx_bytes += snap as u64;
         Ok(buf)
     }
 
@@ -593,6 +608,21 @@ impl Port for AfPacketPort {
 
     fn tx_queue_len(&self) -> usize {
         self.tx_pending
+    }
+
+    /// The frames refused before they took a buffer, and the kernel's ring
+    /// overflows.
+    fn snapshot(&mut self) -> Snapshot {
+        let mut s = Snapshot::default();
+        let c = self.counters;
+        s.drops[DropReason::Oversize as usize] = c.rx_truncated + c.rx_too_big;
+        s.drops[DropReason::NotForUs as usize] = c.rx_other_host;
+        s.drops[DropReason::VlanTagged as usize] = c.rx_vlan;
+        match self.kernel_stats() {
+            Ok(k) => s.kernel[KernelLoss::PacketRxDrops as usize] = k.drops,
+            Err(e) => tracing::debug!(port = %self.info.name, error = %e, "PACKET_STATISTICS"),
+        }
+        s
     }
 
     fn info(&self) -> &PortInfo {

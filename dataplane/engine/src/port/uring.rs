@@ -49,6 +49,7 @@ use io_uring::{IoUring, cqueue, opcode};
 use o7s_mem::{Buf, Pool, PoolCache};
 
 use super::{Port, PortInfo, PortKind};
+use crate::counters::{DropReason, KernelLoss, Snapshot};
 
 /// The UDP shim's port unless configured otherwise.
 pub const DEFAULT_PORT: u16 = o7s_wire::udp::DEFAULT_PORT;
@@ -720,6 +721,7 @@ impl UringUdpPort {
                 buffers: config.buffers,
             },
             mtu: pool.buf_size() - land,
+            mac: None,
         };
         tracing::info!(%local, kind = %info.kind, mtu = info.mtu, "io_uring UDP port bound");
         Ok(UringUdpPort {
@@ -755,6 +757,30 @@ impl UringUdpPort {
     /// The socket, for options the port does not set.
     pub fn socket(&self) -> &UdpSocket {
         &self.socket
+    }
+
+    /// Datagrams the kernel dropped on this socket since it was bound (a
+    /// full receive buffer, ...): SO_MEMINFO's `SK_MEMINFO_DROPS`. A
+    /// syscall: not for the packet path.
+    pub fn kernel_drops(&self) -> io::Result<u64> {
+        // SK_MEMINFO_VARS is 9 since Linux 4.15; a longer array is fine,
+        // the kernel writes what it has.
+        let mut info = [0u32; 16];
+        let mut len = size_of_val(&info) as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` octets into `info`.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_MEMINFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(u64::from(info[libc::SK_MEMINFO_DROPS as usize]))
     }
 
     /// Receives up to `max` datagrams, appending each with its source
@@ -944,6 +970,17 @@ impl Port for UringUdpPort {
 
     fn tx_queue_len(&self) -> usize {
         self.tx.in_flight
+    }
+
+    /// Datagrams too long for a buffer, and the socket's kernel drops.
+    fn snapshot(&mut self) -> Snapshot {
+        let mut s = Snapshot::default();
+        s.drops[DropReason::Oversize as usize] = self.counters.rx_truncated;
+        match self.kernel_drops() {
+            Ok(n) => s.kernel[KernelLoss::UdpRxDrops as usize] = n,
+            Err(e) => tracing::debug!(local = %self.local, error = %e, "SO_MEMINFO"),
+        }
+        s
     }
 
     fn info(&self) -> &PortInfo {

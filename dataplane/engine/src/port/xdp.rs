@@ -4,9 +4,11 @@
 
 use o7s_ebpf::{AttachMode, Steering, SteeringConfig};
 use o7s_mem::{Buf, PoolCache};
+use o7s_wire::eth::MacAddr;
 use o7s_xsk::{Mode, Umem, XskConfig, XskError, XskSocket};
 
 use super::{Port, PortInfo, PortKind};
+use crate::counters::{DropReason, KernelLoss, Snapshot};
 
 /// Why an AF_XDP port could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -29,11 +31,14 @@ pub struct XdpPort {
     steering: Steering,
     sock: Option<XskSocket>,
     fill_size: usize,
+    /// What [`Port::snapshot`] last read beneath the worker.
+    seen: Snapshot,
 }
 
 impl XdpPort {
     /// Attaches steering to `ifname` (in this thread's namespace) and binds
-    /// a socket on `queue` over `umem`.
+    /// a socket on `queue` over `umem`. Frames for other MAC addresses than
+    /// the interface's are refused (see [`PortInfo::mac`]).
     pub fn open(
         umem: &Umem,
         ifname: &str,
@@ -41,7 +46,15 @@ impl XdpPort {
         steer: SteeringConfig,
         mtu: usize,
     ) -> Result<XdpPort, XdpPortError> {
+        let mac = crate::sys::interface_mac(ifname).ok();
         let sock = XskSocket::new(umem, ifname, queue, XskConfig::default())?;
+        // The program refuses what the worker would: frames for another
+        // MAC, and frames the socket's chunks cannot hold.
+        let steer = SteeringConfig {
+            mac,
+            max_frame: u16::try_from(sock.info().max_frame()).unwrap_or(u16::MAX),
+            ..steer
+        };
         let mut steering = Steering::attach(ifname, steer).map_err(|source| XdpPortError::Steering {
             ifname: ifname.into(),
             source,
@@ -69,11 +82,13 @@ impl XdpPort {
                 name: ifname.into(),
                 kind,
                 mtu,
+                mac: mac.map(MacAddr),
             },
             queue,
             steering,
             sock: Some(sock),
             fill_size,
+            seen: Snapshot::default(),
         })
     }
 
@@ -135,6 +150,46 @@ impl Port for XdpPort {
 
     fn tx_queue_len(&self) -> usize {
         self.sock.as_ref().map_or(0, XskSocket::tx_pending)
+    }
+
+    /// The steering program's per-CPU counters (what it forwarded, passed
+    /// or dropped itself) and the socket's XDP_STATISTICS; the last values
+    /// read if a read fails, so that sums never go back.
+    fn snapshot(&mut self) -> Snapshot {
+        match self.steering.stats() {
+            Ok(x) => {
+                let s = &mut self.seen;
+                s.fast_forwarded = x.fast_forwarded;
+                s.passed_to_kernel = x.passed_to_kernel() - x.vlan;
+                for (reason, n) in [
+                    (DropReason::VlanTagged, x.vlan),
+                    (DropReason::NotForUs, x.not_for_us),
+                    (DropReason::MulticastDst, x.multicast_dst),
+                    (DropReason::Oversize, x.oversize),
+                    (DropReason::SpoofedSrc, x.spoofed_src),
+                    (DropReason::NextHopDown, x.fast_tx_errors),
+                ] {
+                    s.drops[reason as usize] = n;
+                }
+            }
+            Err(e) => tracing::debug!(port = %self.info.name, error = %e, "reading the XDP counters"),
+        }
+        match self.sock.as_ref().map(XskSocket::kernel_stats) {
+            Some(Ok(k)) => {
+                for (loss, n) in [
+                    (KernelLoss::XskRxDropped, k.rx_dropped),
+                    (KernelLoss::XskRxInvalidDescs, k.rx_invalid_descs),
+                    (KernelLoss::XskRxRingFull, k.rx_ring_full),
+                    (KernelLoss::XskFillRingEmpty, k.rx_fill_ring_empty_descs),
+                    (KernelLoss::XskTxInvalidDescs, k.tx_invalid_descs),
+                ] {
+                    self.seen.kernel[loss as usize] = n;
+                }
+            }
+            Some(Err(e)) => tracing::debug!(port = %self.info.name, error = %e, "XDP_STATISTICS"),
+            None => {}
+        }
+        self.seen
     }
 
     fn info(&self) -> &PortInfo {

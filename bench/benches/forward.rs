@@ -1,0 +1,117 @@
+//! The per-packet decision alone: `forward::process` on one eth-dix frame,
+//! with no port, ring or syscall around it.
+//!
+//! Run with `cargo bench -p o7s-bench --bench forward`. Each call gets a
+//! fresh copy of the frame, made before the timing starts (in batches), so
+//! that what is timed is the decision alone: no copy in the loop, and no
+//! load waiting on a store just made (which real frames, written by the
+//! NIC or the kernel long before, never do).
+//!
+//! | case | what the frame meets |
+//! |---|---|
+//! | transit | demux, DT checks, FIB lookup, next-hop rewrite: `Forward` |
+//! | deliver | demux, DT checks, endpoint lookup: `Deliver` |
+//! | unknown flow | the first refusal after the shim checks |
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use o7s_dataplane::forward::{Shim, Verdict, process};
+use o7s_dataplane::tables::{Encap, EthDixEncap, N1Flow, NextHop, Tables};
+use o7s_wire::dt::{DtHeader, DtLayout, DtRepr};
+use o7s_wire::eth::MacAddr;
+use o7s_wire::qos::QosCube;
+
+const ME: u64 = 0x0A00_0001;
+const FAR: u64 = 0x0A00_0009;
+const PORT_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x10]);
+const PEER_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x20]);
+const NEXT_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x30]);
+/// The port the frames arrive on.
+const SHIM: Shim = Shim::EthDix { mac: Some(PORT_MAC) };
+/// Head room in front of the frame, as a pool buffer has.
+const HEAD: usize = 256;
+
+fn tables() -> Tables {
+    let mut t = Tables {
+        address: ME,
+        ..Tables::default()
+    };
+    let flow = |name: &str, port, dst, eid| N1Flow {
+        name: name.into(),
+        port,
+        encap: Encap::EthDix(EthDixEncap {
+            dst,
+            src: PORT_MAC,
+            ethertype: 0xA000,
+            eid,
+        }),
+        cube: QosCube::BestEffort,
+        up: true,
+    };
+    t.add_flow(flow("in", 0, PEER_MAC, 100), 100);
+    let out = t.add_flow(flow("out", 1, NEXT_MAC, 300), 3);
+    // A table of realistic size, not one entry.
+    for dst in 0..1000u64 {
+        t.set_route(QosCube::BestEffort, 0x0B00_0000 + dst, NextHop::Single(out));
+    }
+    t.set_route(QosCube::BestEffort, FAR, NextHop::Single(out));
+    t.endpoints.insert(70, 0);
+    t
+}
+
+/// A buffer holding, at `HEAD`, an eth-dix frame on shim EID `shim_eid`
+/// with a DT packet to `dst` for `dt_eid` and 64 octets of payload.
+fn buffer(shim_eid: u16, dst: u64, dt_eid: u64) -> (Vec<u8>, usize) {
+    let hl = DtLayout::DEFAULT.header_len();
+    let sdu_len = hl + 64;
+    let mut b = vec![0u8; HEAD + 18 + sdu_len];
+    let f = &mut b[HEAD..];
+    f[0..6].copy_from_slice(&PORT_MAC.0);
+    f[6..12].copy_from_slice(&PEER_MAC.0);
+    f[12..14].copy_from_slice(&0xA000u16.to_be_bytes());
+    f[14..16].copy_from_slice(&shim_eid.to_be_bytes());
+    f[16..18].copy_from_slice(&(sdu_len as u16).to_be_bytes());
+    DtRepr {
+        dst,
+        qos: 0,
+        ttl: 60,
+        ecn: 0,
+        eid: dt_eid,
+    }
+    .emit(&mut DtHeader::new_unchecked(&mut f[18..], DtLayout::DEFAULT));
+    let len = b.len() - HEAD;
+    (b, len)
+}
+
+fn decide(c: &mut Criterion) {
+    let t = tables();
+    let mut g = c.benchmark_group("forward::process");
+    g.throughput(Throughput::Elements(1));
+    for (name, shim_eid, dst, dt_eid, expect) in [
+        ("transit", 100, FAR, 4242, "forward"),
+        ("deliver", 100, ME, 70, "deliver"),
+        ("unknown flow", 999, FAR, 4242, "drop"),
+    ] {
+        let (pristine, len) = buffer(shim_eid, dst, dt_eid);
+        let verdict = process(&t, 0, SHIM, &mut pristine.clone(), HEAD, len, |_| 0);
+        let got = match verdict {
+            Verdict::Forward { .. } => "forward",
+            Verdict::Deliver { .. } => "deliver",
+            Verdict::Punt => "punt",
+            Verdict::Drop(_) => "drop",
+        };
+        assert_eq!(got, expect, "{name}: {verdict:?}");
+        g.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || pristine.clone(),
+                |buf| process(&t, 0, black_box(SHIM), black_box(buf), HEAD, len, |_| 0),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, decide);
+criterion_main!(benches);

@@ -12,7 +12,7 @@
 mod common;
 
 use common::assert_all_buffers_back;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use o7s_dataplane::port::Port;
@@ -245,30 +245,47 @@ fn when_the_buffer_ring_runs_dry_the_receive_ends_and_is_rearmed() {
     assert_all_buffers_back(&pool);
 }
 
+/// Whether ::1 works in the calling thread's namespace: two plain UDP
+/// sockets bound to it exchange a datagram. `Err` says what failed (no
+/// IPv6 in the kernel, IPv6 disabled on lo, nothing arriving).
+fn ipv6_loopback_works() -> Result<(), String> {
+    let bind = || UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).map_err(|e| format!("binding [::1]:0: {e}"));
+    let (a, b) = (bind()?, bind()?);
+    let to = b.local_addr().map_err(|e| e.to_string())?;
+    a.send_to(b"probe", to).map_err(|e| format!("sending to {to}: {e}"))?;
+    b.set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(|e| e.to_string())?;
+    let mut got = [0; 8];
+    match b.recv_from(&mut got) {
+        Ok((5, from)) if got[..5] == *b"probe" && Some(from) == a.local_addr().ok() => Ok(()),
+        Ok((len, from)) => Err(format!("{len} unexpected octets from {from}")),
+        Err(e) => Err(format!("no datagram over ::1 within 2 s: {e}")),
+    }
+}
+
 #[test]
 fn ipv6_datagrams_carry_ipv6_sources() {
-    let Some(ns) = netns_for("ipv6_datagrams_carry_ipv6_sources") else {
+    const TEST: &str = "ipv6_datagrams_carry_ipv6_sources";
+    let Some(ns) = netns_for(TEST) else {
         return;
     };
     let pool = pool("uring-v6");
     const N: u32 = 1000;
     ns.enter(|| {
+        if let Err(why) = ipv6_loopback_works() {
+            // A kernel feature, not a privilege: no failure under
+            // REQUIRE_ENV either. Only then: once ::1 works, a port that
+            // cannot use it is a failure.
+            o7s_netns::skip(TEST, &format!("IPv6 loopback (::1) is not usable here: {why}"));
+            return;
+        }
         let config = |port| UringConfig {
-            bind: SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+            bind: SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
             buffers: 64,
             ..UringConfig::default()
         };
-        let (mut a, mut b) = match (
-            UringUdpPort::bind(&config(0), &pool),
-            UringUdpPort::bind(&config(0), &pool),
-        ) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => {
-                // Not a privilege: no failure under REQUIRE_ENV either.
-                o7s_netns::skip("ipv6_datagrams_carry_ipv6_sources", &format!("no IPv6 loopback: {e}"));
-                return;
-            }
-        };
+        let mut a = UringUdpPort::bind(&config(0), &pool).expect("port a on [::1]");
+        let mut b = UringUdpPort::bind(&config(0), &pool).expect("port b on [::1]");
         let mut cache = pool.cache().unwrap();
         let max = a.info().mtu;
         let mut tx = Vec::with_capacity(16);
@@ -300,6 +317,28 @@ fn ipv6_datagrams_carry_ipv6_sources() {
     })
     .expect("entering the namespace");
     assert_all_buffers_back(&pool);
+}
+
+#[test]
+fn ipv6_loopback_is_unusable_when_lo_has_ipv6_disabled() {
+    // The other half of the skip above: the probe tells a namespace
+    // whose lo has no IPv6 apart from one where ::1 works.
+    const TEST: &str = "ipv6_loopback_is_unusable_when_lo_has_ipv6_disabled";
+    let Some(ns) = netns_for(TEST) else {
+        return;
+    };
+    ns.enter(|| {
+        if let Err(e) = std::fs::write("/proc/sys/net/ipv6/conf/lo/disable_ipv6", "1") {
+            o7s_netns::skip(
+                TEST,
+                &format!("cannot disable IPv6 on lo (a kernel without IPv6?): {e}"),
+            );
+            return;
+        }
+        let why = ipv6_loopback_works().expect_err("::1 unusable with IPv6 disabled on lo");
+        assert!(why.contains("::1"), "{why}");
+    })
+    .expect("entering the namespace");
 }
 
 #[test]

@@ -9,12 +9,20 @@
 //!  Conn ── readable ─> recv ≤ READ_BUDGET messages, then the next connection (fairness)
 //!       <─ send: at once, or queued when the socket is full; queue over its bound
 //!          (a process that stopped reading) ─> the connection is dropped
+//!       <─ flow-down notices: at once, or kept as a set of flows (one entry per
+//!          flow the process holds) sent when the socket takes them
 //! ```
+//!
+//! Replies answer requests, so a process that lets 64 of them queue up has
+//! stopped reading. Notices come unasked, a burst of them when many flows
+//! end at once (a thousand clients leaving a server): they are state, not
+//! messages — the set of flows to report down — bounded by the flows the
+//! process holds, and never a reason to drop it.
 //!
 //! A dropped or refused connection is logged through a [`LogBudget`], so a
 //! flood of them cannot flood the log.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -79,6 +87,8 @@ pub struct Conn {
     pub announced: bool,
     out: VecDeque<(Vec<u8>, Vec<OwnedFd>)>,
     out_bytes: usize,
+    /// Flows to report down once the queue is empty.
+    down: BTreeSet<u32>,
     /// To be closed at the end of this turn of the main loop.
     doomed: bool,
     /// In the ready queue.
@@ -287,6 +297,7 @@ impl Conns {
                 announced: false,
                 out: VecDeque::new(),
                 out_bytes: 0,
+                down: BTreeSet::new(),
                 doomed: false,
                 ready: false,
             },
@@ -426,9 +437,25 @@ impl Conns {
         }
     }
 
-    /// `id` can take more: sends what is queued, as far as it goes.
+    /// Tells `id` that `flow` is down: at once, or once what is queued
+    /// has gone.
+    pub fn notify_down(&mut self, registry: &Registry, id: ConnId, flow: u32) {
+        let Some(conn) = self.map.get_mut(&id) else { return };
+        if conn.doomed {
+            return;
+        }
+        let first = conn.out.is_empty() && conn.down.is_empty();
+        conn.down.insert(flow);
+        if first {
+            self.writable(registry, id);
+        }
+    }
+
+    /// `id` can take more: sends what is queued, then the flow-down
+    /// notices, as far as they go.
     pub fn writable(&mut self, registry: &Registry, id: ConnId) {
         let Some(conn) = self.map.get_mut(&id) else { return };
+        let mut failed = false;
         while let Some((bytes, fds)) = conn.out.front() {
             let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(std::os::fd::AsFd::as_fd).collect();
             match msg::send_bytes(&conn.sock, bytes, &borrowed) {
@@ -436,15 +463,41 @@ impl Conns {
                     conn.out_bytes -= bytes.len();
                     conn.out.pop_front();
                 }
-                Err(e) if would_block(&e) => return,
+                Err(e) if would_block(&e) => break,
                 Err(_) => {
-                    self.doom(id, "its socket failed");
-                    return;
+                    failed = true;
+                    break;
                 }
             }
         }
+        while conn.out.is_empty()
+            && !failed
+            && let Some(&flow) = conn.down.first()
+        {
+            let notice = msg::Reply {
+                id: 0,
+                body: Some(msg::reply::Body::FlowDown(msg::FlowDown { flow })),
+            };
+            let sent = msg::encode(&notice).and_then(|bytes| msg::send_bytes(&conn.sock, &bytes, &[]));
+            match sent {
+                Ok(()) => {
+                    conn.down.remove(&flow);
+                }
+                Err(e) if would_block(&e) => break,
+                Err(_) => failed = true,
+            }
+        }
+        if failed {
+            self.doom(id, "its socket failed");
+            return;
+        }
+        let interest = if conn.out.is_empty() && conn.down.is_empty() {
+            Interest::READABLE
+        } else {
+            Interest::READABLE | Interest::WRITABLE
+        };
         let fd = conn.sock.as_raw_fd();
-        let _ = registry.reregister(&mut SourceFd(&fd), Token(id), Interest::READABLE);
+        let _ = registry.reregister(&mut SourceFd(&fd), Token(id), interest);
     }
 
     /// Marks `id` to be closed at the end of this turn.
@@ -475,5 +528,84 @@ impl Conns {
             }
         }
         Some(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::irmd::sys::euid;
+
+    /// A connection table with one accepted connection, and the peer's end.
+    fn one_connection(name: &str) -> (mio::Poll, Conns, ConnId, UnixStream, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("o7s-conns-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let listener = sys::seqpacket_listen(&path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let peer = sys::seqpacket_connect(&path).unwrap();
+        let poll = mio::Poll::new().unwrap();
+        let mut conns = Conns::new(Limits::default());
+        let access = Access {
+            owner: euid(),
+            operators: None,
+            users: None,
+        };
+        let ids = conns.accept(poll.registry(), &listener, &access, Instant::now());
+        assert_eq!(ids.len(), 1);
+        (poll, conns, ids[0], peer, dir)
+    }
+
+    fn reply(id: u64) -> msg::Reply {
+        msg::Reply {
+            id,
+            body: Some(msg::reply::Body::Done(msg::Done {})),
+        }
+    }
+
+    #[test]
+    fn a_burst_of_flow_down_notices_waits_for_a_slow_reader() {
+        let (poll, mut conns, id, peer, dir) = one_connection("notices");
+        // Far more than the socket holds.
+        for flow in 1..=5000 {
+            conns.notify_down(poll.registry(), id, flow);
+        }
+        assert!(conns.take_doomed().is_empty(), "notices must not drop a slow reader");
+        // The reader wakes up and reads; irmd sends the rest as it can.
+        let mut seen = BTreeSet::new();
+        let mut buf = vec![0u8; msg::MAX_MSG];
+        peer.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+        while seen.len() < 5000 {
+            match msg::recv::<msg::Reply>(&peer, &mut buf) {
+                Ok(Received::Message(
+                    msg::Reply {
+                        body: Some(msg::reply::Body::FlowDown(d)),
+                        ..
+                    },
+                    _,
+                )) => assert!(seen.insert(d.flow), "flow {} reported twice", d.flow),
+                Ok(other) => panic!("unexpected {other:?}"),
+                // The socket is empty: irmd's loop would get a writable event.
+                Err(_) => conns.writable(poll.registry(), id),
+            }
+        }
+        assert!(conns.take_doomed().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_process_that_lets_replies_queue_up_is_dropped() {
+        let (poll, mut conns, id, _peer, dir) = one_connection("replies");
+        let mut n = 0;
+        while conns.take_doomed().is_empty() {
+            n += 1;
+            assert!(n < 100_000, "never dropped");
+            conns.send(poll.registry(), id, &reply(n), &[], Instant::now());
+        }
+        // What the socket holds, then MAX_QUEUED more.
+        let queued_at_drop = conns.get(id).map_or(0, |c| c.out.len());
+        assert_eq!(queued_at_drop, MAX_QUEUED);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -782,8 +782,7 @@ impl Daemon {
             IrmEvent::FlowDown { flow, pid } => {
                 tracing::info!(%flow, pid, "flow down: the peer released it");
                 if let Some(&conn) = self.by_pid.get(&pid) {
-                    let notice = reply::Body::FlowDown(msg::FlowDown { flow: flow.0 });
-                    self.reply(Caller { conn, id: 0 }, notice, &[]);
+                    self.conns.notify_down(self.poll.registry(), conn, flow.0);
                 }
             }
             IrmEvent::FlowGone { flow } => {

@@ -24,27 +24,25 @@ impl Irmd {
 
     /// As [`start`], with extra irmd arguments.
     pub fn start_with(test: &str, args: &[&str]) -> Irmd {
-        Irmd::start_wrapped(test, args, None)
+        Irmd::start_wrapped(test, args, &[])
     }
 
-    /// As [`start_with`], under `umask` if given. The runtime directory
-    /// is `rundir` in a directory of the test's; the log beside it.
-    fn start_wrapped(test: &str, args: &[&str], umask: Option<&str>) -> Irmd {
+    /// As [`start_with`], run through `wrapper` (a command that ends by
+    /// running the program and arguments that follow it) if given. The
+    /// runtime directory is `rundir` in a directory of the test's; the
+    /// log beside it.
+    pub fn start_wrapped(test: &str, args: &[&str], wrapper: &[&str]) -> Irmd {
         let base = std::env::temp_dir().join(format!("o7s-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(&base).expect("test directory");
         let dir = base.join("rundir");
         let log = base.join("irmd.log");
         let logfile = std::fs::File::create(&log).expect("log file");
-        let mut cmd = match umask {
-            Some(mask) => {
-                let mut sh = Command::new("sh");
-                sh.args([
-                    "-c",
-                    &format!("umask {mask}; exec \"$0\" \"$@\""),
-                    env!("CARGO_BIN_EXE_irmd"),
-                ]);
-                sh
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(env!("CARGO_BIN_EXE_irmd"));
+                cmd
             }
             None => Command::new(env!("CARGO_BIN_EXE_irmd")),
         };
@@ -198,7 +196,7 @@ impl Irmd {
 
 /// Starts irmd as [`Irmd::start_with`] does, under `umask 000`.
 pub fn start_under_umask_000(test: &str, args: &[&str]) -> Irmd {
-    Irmd::start_wrapped(test, args, Some("000"))
+    Irmd::start_wrapped(test, args, &["sh", "-c", "umask 000; exec \"$0\" \"$@\""])
 }
 
 /// A raw connection to irmd speaking its protocol by hand: for tests of

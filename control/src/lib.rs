@@ -14,6 +14,7 @@
 //! | [`irm_cli`] | the `irm` command language and its help texts | §17.1–17.2 |
 //! | [`irmd_config`] | the irmd configuration file, with the C parser's quirks decided | §17.4, §20.2 |
 //! | [`irm`] | irmd's core: registry and flow-allocation broker, sans-IO | §1, §5, §16, §17, §19.5 |
+//! | [`ipcp`] | the IPCPs' control halves (shims so far), sans-IO | §2–§4 |
 //! | [`irmd`] | the daemon: socket, processes, IPCP tasks (local so far), flow rings | §16, §17.3 |
 //!
 //! Binaries: `irmd` (the daemon) and `irm` (the CLI, which checks a command
@@ -22,6 +23,7 @@
 //! `unsafe` is denied (workspace lints) except in [`irmd::sys`], irmd's
 //! kernel and C-library boundary.
 
+pub mod ipcp;
 pub mod ipcp_config;
 pub mod irm;
 pub mod irm_cli;

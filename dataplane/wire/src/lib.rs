@@ -58,6 +58,7 @@ pub mod proto;
 pub mod qos;
 mod qos_fields;
 pub mod raptor;
+pub mod shim_mgmt;
 mod trailer;
 pub mod udp;
 mod view;

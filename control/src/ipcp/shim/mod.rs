@@ -349,8 +349,8 @@ impl<A: PeerAddr> ShimCore<A> {
         if self.directory.contains_key(&hash) {
             return Some(true);
         }
-        if !self.queries.contains_key(&hash) {
-            self.queries.insert(hash, now + NAME_QUERY_TIMEOUT);
+        if let std::collections::btree_map::Entry::Vacant(query) = self.queries.entry(hash) {
+            query.insert(now + NAME_QUERY_TIMEOUT);
             self.events.push_back(if self.config.broadcast_queries {
                 ShimEvent::Send {
                     to: Dest::Broadcast,

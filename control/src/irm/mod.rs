@@ -77,6 +77,7 @@
 
 mod broker;
 mod error;
+pub mod oap;
 #[cfg(test)]
 mod tests;
 

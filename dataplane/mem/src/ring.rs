@@ -16,12 +16,18 @@
 //! a futex; the producer wakes it only when that flag is set, so a polling
 //! consumer costs the producer nothing but one load per burst.
 //!
+//! A consumer that polls many rings and file descriptors at once (a
+//! dataplane worker) cannot sleep on a futex: it arms the ring's kick
+//! ([`Consumer::arm_kick`]) and sleeps on an eventfd that its producers
+//! were given ([`Producer::set_kick`]); a producer pushing into an armed
+//! ring writes to that eventfd.
+//!
 //! The ring moves [`Desc`]s; [`PoolCache::send`](crate::PoolCache::send) and
 //! [`PoolCache::recv`](crate::PoolCache::recv) turn buffers into descriptors
 //! and back, handing ownership to the consumer's pool slot.
 
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
@@ -36,6 +42,10 @@ const LINE: usize = 64;
 const HEADER: usize = 4 * LINE;
 /// Largest capacity (entries); positions are u32 and wrap.
 pub const MAX_CAPACITY: u32 = 1 << 24;
+
+/// The bit of `consumer_waiting` a kick-armed consumer sets; the bits
+/// below count futex sleepers.
+const KICK_ARMED: u32 = 1 << 24;
 
 /// Header words (u32) in line 0.
 mod w {
@@ -158,6 +168,7 @@ impl Ring {
             shared: Arc::clone(&self.shared),
             tail,
             head_cache,
+            kick: None,
         })
     }
 
@@ -196,6 +207,8 @@ pub struct Producer {
     shared: Arc<Shared>,
     tail: u32,
     head_cache: u32,
+    /// The eventfd a kick-armed consumer sleeps on.
+    kick: Option<OwnedFd>,
 }
 
 impl Producer {
@@ -210,6 +223,12 @@ impl Producer {
 
     pub fn close(&self) {
         close(&self.shared);
+    }
+
+    /// The eventfd to write to when the consumer armed its kick (see
+    /// [`Consumer::arm_kick`]).
+    pub fn set_kick(&mut self, eventfd: OwnedFd) {
+        self.kick = Some(eventfd);
     }
 
     /// Entries that can be pushed now.
@@ -244,8 +263,14 @@ impl Producer {
         // Dekker with the consumer: our tail store, then its flag; its flag
         // store, then our tail. One of the two sides sees the other.
         fence(Ordering::SeqCst);
-        if self.shared.waiting().load(Ordering::Relaxed) != 0 {
+        let waiting = self.shared.waiting().load(Ordering::Relaxed);
+        if waiting & !KICK_ARMED != 0 {
             sys::futex_wake(self.shared.tail());
+        }
+        if waiting & KICK_ARMED != 0
+            && let Some(kick) = &self.kick
+        {
+            sys::eventfd_kick(kick.as_fd());
         }
         n
     }
@@ -357,6 +382,23 @@ impl Consumer {
         close(&self.shared);
     }
 
+    /// Before sleeping on the kick eventfd its producer was given: asks
+    /// the producer to write to it at its next push. Returns whether
+    /// entries are already there (then do not sleep). Call
+    /// [`disarm_kick`](Self::disarm_kick) once awake.
+    pub fn arm_kick(&mut self) -> bool {
+        self.shared.waiting().fetch_or(KICK_ARMED, Ordering::Relaxed);
+        // Dekker with the producer, as in `wait`.
+        fence(Ordering::SeqCst);
+        self.tail_cache = self.shared.tail().load(Ordering::Relaxed);
+        self.tail_cache != self.head || self.shared.closed()
+    }
+
+    /// Stops the producer's kicks (polling again).
+    pub fn disarm_kick(&mut self) {
+        self.shared.waiting().fetch_and(!KICK_ARMED, Ordering::Relaxed);
+    }
+
     /// A handle another thread can sleep on until this ring has entries
     /// (see [`wait_any`]).
     pub fn doorbell(&self) -> Doorbell {
@@ -445,6 +487,38 @@ impl From<io::Error> for MemError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_push_into_an_armed_ring_kicks_the_eventfd_and_only_then() {
+        let ring = Ring::create("ring-test", 8).unwrap();
+        let mut p = ring.producer().unwrap();
+        let mut c = ring.consumer(1).unwrap();
+        let kick = sys::eventfd().unwrap();
+        p.set_kick(kick.try_clone().unwrap());
+        // Not armed: the producer stays silent.
+        assert!(p.push(Desc(1)));
+        assert_eq!(sys::eventfd_drain(kick.as_fd()), 0);
+        // Armed with an entry waiting: no sleep.
+        assert!(c.arm_kick());
+        c.disarm_kick();
+        assert_eq!(c.pop(), Some(Desc(1)));
+        assert!(!c.arm_kick());
+        assert!(p.push(Desc(2)));
+        assert!(p.push(Desc(3)));
+        assert_eq!(sys::eventfd_drain(kick.as_fd()), 2);
+        c.disarm_kick();
+        assert!(p.push(Desc(4)));
+        assert_eq!(sys::eventfd_drain(kick.as_fd()), 0);
+        // A futex sleeper on the same ring is still woken (the flag bits
+        // are apart).
+        assert_eq!(c.pop_slice(&mut [Desc(0); 8]), 3);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(move || c.wait(Some(Duration::from_secs(5))));
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(p.push(Desc(5)));
+            assert_eq!(waiter.join().unwrap(), Wait::Ready);
+        });
+    }
 
     #[test]
     fn entries_come_out_in_order_across_wrap_around() {

@@ -268,6 +268,31 @@ pub fn futex_wake(word: &AtomicU32) {
     unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
 }
 
+/// A new eventfd (non-blocking, close-on-exec): the kick a polling
+/// consumer (a dataplane worker) sleeps on.
+pub fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall; a non-negative result is a new fd we own.
+    let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+    // SAFETY: `fd` was just returned by eventfd() and is owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Adds one to an eventfd: its reader wakes. Errors are ignored: a full
+/// counter (2^64 − 2 kicks unread) still wakes the reader.
+pub fn eventfd_kick(fd: BorrowedFd<'_>) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 octets from a live u64 to an fd we borrow.
+    unsafe { libc::write(fd.as_raw_fd(), (&raw const one).cast(), 8) };
+}
+
+/// Reads (and so resets) an eventfd's counter; 0 when nothing kicked it.
+pub fn eventfd_drain(fd: BorrowedFd<'_>) -> u64 {
+    let mut n: u64 = 0;
+    // SAFETY: reads at most 8 octets into a live u64 from an fd we borrow.
+    let got = unsafe { libc::read(fd.as_raw_fd(), (&raw mut n).cast(), 8) };
+    if got == 8 { n } else { 0 }
+}
+
 const MAX_FDS: usize = 8;
 
 /// Sends `data` with `fds` attached (SCM_RIGHTS) over a UNIX stream.

@@ -561,6 +561,18 @@ impl BootstrapConfig {
         }
     }
 
+    /// Where the IPCP meets the layer below, for `irm ipcp list`: the
+    /// interface of an Ethernet shim, the address and port of a UDP one.
+    pub fn device(&self) -> Option<String> {
+        match self {
+            BootstrapConfig::EthLlc(c) => Some(c.dev.clone()),
+            BootstrapConfig::EthDix(c) => Some(c.dev.clone()),
+            BootstrapConfig::Udp4(c) => Some(std::net::SocketAddr::from((c.ip, c.port)).to_string()),
+            BootstrapConfig::Udp6(c) => Some(std::net::SocketAddr::from((c.ip, c.port)).to_string()),
+            BootstrapConfig::Unicast(_) | BootstrapConfig::Broadcast | BootstrapConfig::Local(_) => None,
+        }
+    }
+
     /// The hash the layer names with: the configured one, SHA3-256 for
     /// broadcast and MD5 for the UDP layers (their hex digests must fit a
     /// DNS label).

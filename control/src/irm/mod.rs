@@ -334,6 +334,8 @@ pub struct IpcpInfo {
     pub layer: Option<String>,
     /// The layer's hash algorithm, once in a layer.
     pub hash_algo: Option<HashAlgo>,
+    /// Where it meets the layer below (interface, address), if it does.
+    pub device: Option<String>,
 }
 
 /// One line of `irm name list`.
@@ -375,6 +377,7 @@ struct Ipcp {
     state: IpcpState,
     layer: Option<String>,
     hash_algo: Option<HashAlgo>,
+    device: Option<String>,
     /// `bind ipcp`: names the IPCP (process) accepts flows for.
     names: BTreeSet<String>,
 }
@@ -529,6 +532,7 @@ impl Irm {
                 state: IpcpState::Init,
                 layer: None,
                 hash_algo: None,
+                device: None,
                 names: BTreeSet::new(),
             },
         );
@@ -573,6 +577,7 @@ impl Irm {
         ipcp.state = IpcpState::Bootstrapped;
         ipcp.layer = Some(layer.to_owned());
         ipcp.hash_algo = Some(config.dir_hash_algo());
+        ipcp.device = config.device();
         self.events.push_back(IrmEvent::BootstrapIpcp {
             ipcp: name.to_owned(),
             layer: layer.to_owned(),
@@ -604,6 +609,7 @@ impl Irm {
         if let Some(ipcp) = self.ipcps.get_mut(name) {
             ipcp.state = IpcpState::Init;
             ipcp.layer = None;
+            ipcp.device = None;
             ipcp.hash_algo = None;
         }
     }
@@ -688,6 +694,7 @@ impl Irm {
                 state: i.state,
                 layer: i.layer.clone(),
                 hash_algo: i.hash_algo,
+                device: i.device.clone(),
             })
             .collect()
     }

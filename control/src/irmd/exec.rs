@@ -11,7 +11,7 @@
 //! | `ipcp bootstrap` | per IPCP matching the name (wildcards): `resolve` the options against its type, `ipcp_bootstrap`, with `autobind` `bind_ipcp` to its own and the layer's name; no match: `ipcp_create` first (`type` required) | — |
 //! | `ipcp enroll` | per IPCP of the type matching the name: `ipcp_enroll`, with `autobind` `bind_ipcp` to its own name (and `layer`'s, if given); no match: `ipcp_create` first | — |
 //! | `ipcp connect` / `disconnect` | checks the IPCP, then [`ExecError::Unsupported`] | — |
-//! | `ipcp list` | `ipcp_list` | table: `NAME TYPE STATE LAYER HASH`, or `no IPCPs` |
+//! | `ipcp list` | `ipcp_list` | table: `NAME TYPE STATE LAYER HASH DEVICE`, or `no IPCPs` |
 //! | `bind` / `unbind` | `bind_*` / `unbind_*` (`auto` keeps the arguments; no name unbinds all) | — |
 //! | `name create` / `destroy` | `name_create` / `name_destroy` | — |
 //! | `name register` / `unregister` | `name_register` (creates the name, spill-over) / `name_unregister` | — |
@@ -383,13 +383,14 @@ fn ipcp_table(irm: &Irm, name: Option<&str>, layer: Option<&str>, ipcp_type: Opt
                 i.state.keyword().to_owned(),
                 i.layer.unwrap_or_else(|| "-".to_owned()),
                 i.hash_algo.map_or("-", |h| h.keyword()).to_owned(),
+                i.device.unwrap_or_else(|| "-".to_owned()),
             ]
         })
         .collect();
     if rows.is_empty() {
         return "no IPCPs\n".to_owned();
     }
-    table(&["NAME", "TYPE", "STATE", "LAYER", "HASH"], &rows)
+    table(&["NAME", "TYPE", "STATE", "LAYER", "HASH", "DEVICE"], &rows)
 }
 
 fn name_table(irm: &Irm) -> String {

@@ -89,6 +89,7 @@ fn local_tutorial_bootstraps_lo_binds_oping_and_registers_it_in_lo() {
             state: IpcpState::Bootstrapped,
             layer: Some("lo".to_owned()),
             hash_algo: Some(HashAlgo::Sha3_256),
+            device: None,
         }]
     );
     assert_eq!(
@@ -238,6 +239,7 @@ fn enroll_creates_a_unicast_ipcp_and_starts_enrolment() {
             state: IpcpState::Enrolling,
             layer: Some("net".to_owned()),
             hash_algo: None,
+            device: None,
         }]
     );
     assert_eq!(
@@ -333,17 +335,17 @@ fn ipcp_list_prints_aligned_columns_in_creation_order() {
     assert_eq!(
         ok(&mut irm, "ipcp list"),
         "\
-NAME  TYPE     STATE         LAYER  HASH
-lo    local    bootstrapped  lo     SHA3_256
-n1    unicast  init          -      -
-udp   udp4     bootstrapped  wan    MD5
+NAME  TYPE     STATE         LAYER  HASH      DEVICE
+lo    local    bootstrapped  lo     SHA3_256  -
+n1    unicast  init          -      -         -
+udp   udp4     bootstrapped  wan    MD5       10.0.0.1:3435
 "
     );
     assert_eq!(
         ok(&mut irm, "ipcp list type udp4"),
         "\
-NAME  TYPE  STATE         LAYER  HASH
-udp   udp4  bootstrapped  wan    MD5
+NAME  TYPE  STATE         LAYER  HASH  DEVICE
+udp   udp4  bootstrapped  wan    MD5   10.0.0.1:3435
 "
     );
     assert_eq!(ok(&mut irm, "ipcp list name l*"), ok(&mut irm, "ipcp list layer lo"));

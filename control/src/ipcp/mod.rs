@@ -6,3 +6,4 @@
 //! | [`shim`] | eth-dix, eth-llc, udp4, udp6: directory cache, flow allocation, EIDs | §2–§4 |
 
 pub mod shim;
+pub mod udp;

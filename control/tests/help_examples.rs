@@ -55,6 +55,7 @@ fn every_command_example_is_an_example_of_that_command() {
                 Command::IpcpConnect { .. } => "irm ipcp connect",
                 Command::IpcpDisconnect { .. } => "irm ipcp disconnect",
                 Command::IpcpList { .. } => "irm ipcp list",
+                Command::IpcpStats { .. } => "irm ipcp stats",
                 Command::BindProgram { .. } => "irm bind program",
                 Command::BindProcess { .. } => "irm bind process",
                 Command::BindIpcp { .. } => "irm bind ipcp",

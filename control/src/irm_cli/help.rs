@@ -33,6 +33,8 @@ pub enum HelpTopic {
     IpcpDisconnect,
     /// `irm ipcp list`.
     IpcpList,
+    /// `irm ipcp stats`.
+    IpcpStats,
     /// `irm bind`.
     Bind,
     /// `irm bind program`.
@@ -65,7 +67,7 @@ pub enum HelpTopic {
 
 impl HelpTopic {
     /// Every topic.
-    pub const ALL: [HelpTopic; 23] = [
+    pub const ALL: [HelpTopic; 24] = [
         HelpTopic::Irm,
         HelpTopic::Ipcp,
         HelpTopic::IpcpCreate,
@@ -75,6 +77,7 @@ impl HelpTopic {
         HelpTopic::IpcpConnect,
         HelpTopic::IpcpDisconnect,
         HelpTopic::IpcpList,
+        HelpTopic::IpcpStats,
         HelpTopic::Bind,
         HelpTopic::BindProgram,
         HelpTopic::BindProcess,
@@ -103,6 +106,7 @@ impl HelpTopic {
             HelpTopic::IpcpConnect => "irm ipcp connect",
             HelpTopic::IpcpDisconnect => "irm ipcp disconnect",
             HelpTopic::IpcpList => "irm ipcp list",
+            HelpTopic::IpcpStats => "irm ipcp stats",
             HelpTopic::Bind => "irm bind",
             HelpTopic::BindProgram => "irm bind program",
             HelpTopic::BindProcess => "irm bind process",
@@ -132,6 +136,7 @@ impl HelpTopic {
             HelpTopic::IpcpConnect => "name <ipcp> dst <member> [component dt|mgmt] [qos raw|best|video|voice|data]",
             HelpTopic::IpcpDisconnect => "name <ipcp> dst <member> [component dt|mgmt]",
             HelpTopic::IpcpList => "[name <ipcp>] [layer <layer>] [type <type>]",
+            HelpTopic::IpcpStats => "[name <ipcp>]",
             HelpTopic::BindProgram => "<program> name <name> [auto] [-- <argument>...]",
             HelpTopic::BindProcess => "<pid> name <name>",
             HelpTopic::BindIpcp => "<ipcp> name <name>",
@@ -158,6 +163,7 @@ impl HelpTopic {
             HelpTopic::IpcpConnect => "open management and/or data-transfer flows to a member of the layer",
             HelpTopic::IpcpDisconnect => "close those flows",
             HelpTopic::IpcpList => "show the IPCPs",
+            HelpTopic::IpcpStats => "show an IPCP's packet and drop counters (an o7s command)",
             HelpTopic::Bind => "say which programs, processes and IPCPs accept flows for a name",
             HelpTopic::BindProgram => "every instance of a program accepts flows for a name",
             HelpTopic::BindProcess => "one running process accepts flows for a name",
@@ -210,6 +216,7 @@ impl HelpTopic {
             ],
             HelpTopic::IpcpDisconnect => &["irm ipcp disconnect name uni.b dst uni.a"],
             HelpTopic::IpcpList => &["irm ipcp list", "irm ipcp list type unicast layer net"],
+            HelpTopic::IpcpStats => &["irm ipcp stats", "irm ipcp stats name dix.a"],
             HelpTopic::Bind => &["irm bind program /usr/bin/oping name oping auto -- -l"],
             HelpTopic::BindProgram => &[
                 "irm bind program /usr/bin/oping name oping",
@@ -332,6 +339,12 @@ transfer with `qos` (default raw). `qos` goes with the dt component only.
             "Every filter narrows the list; <type> is one of {}.\n",
             IpcpType::KEYWORDS
         ),
+        HelpTopic::IpcpStats => "\
+Per IPCP (every one without `name`): packets and octets received, sent and
+delivered, management messages, and every drop counted by its reason, in
+the dataplane and in the IPCP's control half. Not in the C prototype.
+"
+        .to_owned(),
         HelpTopic::BindProgram => "\
 Every instance of <program> then accepts flows for <name>. With `auto`, irmd
 starts the program, with the arguments after `--`, when a flow arrives for

@@ -225,6 +225,11 @@ pub enum Command {
         /// Only IPCPs of this type.
         ipcp_type: Option<IpcpType>,
     },
+    /// `irm ipcp stats [name <ipcp>]`: counters (an o7s command).
+    IpcpStats {
+        /// Only this IPCP.
+        name: Option<String>,
+    },
     /// `irm bind program <path> name <n> [auto] [-- args]`.
     BindProgram {
         /// The program as typed (irm makes it absolute before sending it).
@@ -465,6 +470,7 @@ pub(crate) const IPCP_OPS: Keywords<Option<HelpTopic>> = Keywords(&[
     ("connect", Some(HelpTopic::IpcpConnect)),
     ("disconnect", Some(HelpTopic::IpcpDisconnect)),
     ("list", Some(HelpTopic::IpcpList)),
+    ("stats", Some(HelpTopic::IpcpStats)),
     ("help", None),
 ]);
 
@@ -519,7 +525,7 @@ impl Command {
     pub fn is_read_only(&self) -> bool {
         matches!(
             self,
-            Command::IpcpList { .. } | Command::NameList | Command::Help { .. }
+            Command::IpcpList { .. } | Command::IpcpStats { .. } | Command::NameList | Command::Help { .. }
         )
     }
 
@@ -617,6 +623,7 @@ fn parse_operation(topic: HelpTopic, args: &[&str]) -> Result<Command, CliError>
         HelpTopic::IpcpConnect => ipcp_connect(args, true),
         HelpTopic::IpcpDisconnect => ipcp_connect(args, false),
         HelpTopic::IpcpList => ipcp_list(args),
+        HelpTopic::IpcpStats => ipcp_stats(args),
         HelpTopic::BindProgram => bind_program(args),
         HelpTopic::BindProcess | HelpTopic::BindIpcp => bind_other(topic, args),
         HelpTopic::UnbindProgram | HelpTopic::UnbindProcess | HelpTopic::UnbindIpcp => unbind(topic, args),
@@ -941,6 +948,20 @@ fn ipcp_list(args: &[&str]) -> Result<Command, CliError> {
         }
     }
     Ok(Command::IpcpList { name, layer, ipcp_type })
+}
+
+const STATS_ARGS: &[Opt<ListArg>] = &[value("name", ListArg::Name)];
+
+fn ipcp_stats(args: &[&str]) -> Result<Command, CliError> {
+    let topic = HelpTopic::IpcpStats;
+    let p = parse_options(topic, STATS_ARGS, args, false)?;
+    let name = p
+        .given
+        .iter()
+        .map(|g| name_value(topic, "name", g.value()))
+        .next_back()
+        .transpose()?;
+    Ok(Command::IpcpStats { name })
 }
 
 // ----- bind / unbind --------------------------------------------------------

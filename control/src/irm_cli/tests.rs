@@ -166,7 +166,7 @@ fn no_words_is_a_missing_command_listing_the_groups() {
     assert_eq!(e.topic(), HelpTopic::Ipcp);
     assert!(
         e.to_string()
-            .contains("create, destroy, bootstrap, enroll, connect, disconnect, list, help")
+            .contains("create, destroy, bootstrap, enroll, connect, disconnect, list, stats, help")
     );
 }
 

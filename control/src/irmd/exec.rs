@@ -12,6 +12,7 @@
 //! | `ipcp enroll` | per IPCP of the type matching the name: `ipcp_enroll`, with `autobind` `bind_ipcp` to its own name (and `layer`'s, if given); no match: `ipcp_create` first | — |
 //! | `ipcp connect` / `disconnect` | checks the IPCP, then [`ExecError::Unsupported`] | — |
 //! | `ipcp list` | `ipcp_list` | table: `NAME TYPE STATE LAYER HASH DEVICE`, or `no IPCPs` |
+//! | `ipcp stats` | `ipcp_list`, then each IPCP's counters from its task | table: `IPCP COUNTER VALUE`, or `no counters` |
 //! | `bind` / `unbind` | `bind_*` / `unbind_*` (`auto` keeps the arguments; no name unbinds all) | — |
 //! | `name create` / `destroy` | `name_create` / `name_destroy` | — |
 //! | `name register` / `unregister` | `name_register` (creates the name, spill-over) / `name_unregister` | — |
@@ -161,7 +162,16 @@ impl IrmError {
 /// most commands; tables and help end with a newline). A refused command
 /// leaves `irm` unchanged. Whether `caller` may run it at all is irmd's
 /// decision ([`Command::is_read_only`]), made before.
-pub fn execute(irm: &mut Irm, now: Instant, cmd: &Command, caller: &Account) -> Result<String, ExecError> {
+///
+/// `stats` gives an IPCP's counters (name, value) for `ipcp stats`: they
+/// live in its task and the dataplane, not in the registry.
+pub fn execute(
+    irm: &mut Irm,
+    now: Instant,
+    cmd: &Command,
+    caller: &Account,
+    stats: &dyn Fn(&str) -> Vec<(String, u64)>,
+) -> Result<String, ExecError> {
     // Registry operations are timeless today; `now` is for the deadlines
     // enrolment and connection will carry.
     let _ = now;
@@ -185,6 +195,7 @@ pub fn execute(irm: &mut Irm, now: Instant, cmd: &Command, caller: &Account) -> 
         Command::IpcpList { name, layer, ipcp_type } => {
             return Ok(ipcp_table(irm, name.as_deref(), layer.as_deref(), *ipcp_type));
         }
+        Command::IpcpStats { name } => return stats_table(irm, name.as_deref(), stats),
         Command::BindProgram { path, name, auto, args } => {
             let auto = auto.then(|| AutoStart {
                 args: args.clone(),
@@ -391,6 +402,27 @@ fn ipcp_table(irm: &Irm, name: Option<&str>, layer: Option<&str>, ipcp_type: Opt
         return "no IPCPs\n".to_owned();
     }
     table(&["NAME", "TYPE", "STATE", "LAYER", "HASH", "DEVICE"], &rows)
+}
+
+fn stats_table(irm: &Irm, name: Option<&str>, stats: &dyn Fn(&str) -> Vec<(String, u64)>) -> Result<String, ExecError> {
+    let ipcps = irm.ipcp_list(name, None, None);
+    if let Some(n) = name
+        && ipcps.is_empty()
+    {
+        return Err(IrmError::UnknownIpcp(n.to_owned()).into());
+    }
+    let rows: Vec<Vec<String>> = ipcps
+        .iter()
+        .flat_map(|i| {
+            stats(&i.name)
+                .into_iter()
+                .map(move |(counter, value)| vec![i.name.clone(), counter, value.to_string()])
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok("no counters\n".to_owned());
+    }
+    Ok(table(&["IPCP", "COUNTER", "VALUE"], &rows))
 }
 
 fn name_table(irm: &Irm) -> String {

@@ -20,7 +20,7 @@ fn cmd(line: &str) -> Command {
 }
 
 fn run(irm: &mut Irm, line: &str) -> Result<String, ExecError> {
-    execute(irm, Instant::now(), &cmd(line), &Account::default())
+    execute(irm, Instant::now(), &cmd(line), &Account::default(), &|_| Vec::new())
 }
 
 fn ok(irm: &mut Irm, line: &str) -> String {
@@ -568,4 +568,47 @@ conn = ["member"]
         e.to_string(),
         "irmd configuration [local.lo]: an IPCP named \"lo\" already exists"
     );
+}
+
+#[test]
+fn ipcp_stats_shows_each_ipcp_s_counters_from_its_task() {
+    let mut irm = small_registry();
+    let stats = |ipcp: &str| match ipcp {
+        "udp" => vec![("rx-packets".to_owned(), 12), ("mgmt-bad-hash".to_owned(), 1)],
+        _ => Vec::new(),
+    };
+    let out = execute(
+        &mut irm,
+        Instant::now(),
+        &cmd("ipcp stats"),
+        &Account::default(),
+        &stats,
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        "\
+IPCP  COUNTER        VALUE
+udp   rx-packets     12
+udp   mgmt-bad-hash  1
+"
+    );
+    let one = execute(
+        &mut irm,
+        Instant::now(),
+        &cmd("ipcp stats name lo"),
+        &Account::default(),
+        &stats,
+    )
+    .unwrap();
+    assert_eq!(one, "no counters\n");
+    let e = execute(
+        &mut irm,
+        Instant::now(),
+        &cmd("ipcp stats name nope"),
+        &Account::default(),
+        &stats,
+    )
+    .unwrap_err();
+    assert!(matches!(e, ExecError::Irm(IrmError::UnknownIpcp(_))), "{e:?}");
 }

@@ -554,7 +554,7 @@ impl Daemon {
         }
         // A command that may start an IPCP is undone whole if it fails.
         let before = (!cmd.is_read_only()).then(|| self.irm.clone());
-        let result = exec::execute(&mut self.irm, now, &cmd, &account);
+        let result = exec::execute(&mut self.irm, now, &cmd, &account, &|_| Vec::new());
         self.drain_events(now);
         let body = match (result, self.ipcp_failure.take()) {
             (Err(e), _) => error(-e.errno(), e.to_string()),

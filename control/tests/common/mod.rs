@@ -91,16 +91,13 @@ impl Irmd {
 
     /// Runs the irm binary with this runtime directory.
     pub fn irm(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new(env!("CARGO_BIN_EXE_irm"))
-            .args(args)
-            .env("O7S_RUNDIR", &self.dir)
-            .output()
-            .expect("run irm");
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+        outcome(
+            Command::new(env!("CARGO_BIN_EXE_irm"))
+                .args(args)
+                .env("O7S_RUNDIR", &self.dir)
+                .output()
+                .expect("run irm"),
+        )
     }
 
     /// `irm` that must succeed.
@@ -131,6 +128,15 @@ impl Drop for Irmd {
         if let Some(base) = self.dir.parent() {
             let _ = std::fs::remove_dir_all(base);
         }
+    }
+}
+
+/// A finished command: Ok(stdout) when it succeeded, else Err(stderr).
+fn outcome(out: std::process::Output) -> Result<String, String> {
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
 
@@ -166,16 +172,12 @@ impl Irmd {
 
     /// The irm binary run as nobody: Ok(stdout) or Err(stderr).
     pub fn irm_as_nobody(&self, args: &[&str]) -> Result<String, String> {
-        let out = self
-            .command_as_nobody(Path::new(env!("CARGO_BIN_EXE_irm")))
-            .args(args)
-            .output()
-            .expect("run irm through setpriv");
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+        outcome(
+            self.command_as_nobody(Path::new(env!("CARGO_BIN_EXE_irm")))
+                .args(args)
+                .output()
+                .expect("run irm through setpriv"),
+        )
     }
 
     /// Open file descriptors and threads of irmd, and its resident set in

@@ -15,6 +15,7 @@
 //! | [`in_private_netns`], [`LocalVeth`] | a nameless namespace that only one thread sees |
 //! | [`PacketSocket`] | raw frames of one Ethertype into and out of an interface |
 //! | [`require_root`], [`require_capabilities`] | skip with a message without privileges, fail under [`REQUIRE_ENV`] |
+//! | [`pcap`] | reading and writing classic pcap files of Ethernet frames |
 //! | [`workspace_bin`], [`KillOnDrop`] | another package's binary for an end-to-end test; children that die with the test |
 //!
 //! Traffic stays between the namespaces a test made. Everything here needs
@@ -23,6 +24,7 @@
 
 mod bins;
 mod packet;
+pub mod pcap;
 mod private;
 mod privilege;
 

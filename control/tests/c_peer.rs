@@ -58,7 +58,7 @@ fn same_but_timestamp(ours: &ShimMgmt<'_>, theirs: &ShimMgmt<'_>) {
 /// its OAP timestamp is C's.
 fn same_octets_but_timestamp(framing: Framing, ours: &ShimMgmt<'_>, c_raw: &[u8]) {
     let mut buf = vec![0u8; 4096];
-    let n = framing.emit(ours, &mut buf).unwrap();
+    let n = framing.emit(ours, &mut buf).expect("our reply emits");
     let at = framing.fixed_len();
     let ts = at + OAP_TIMESTAMP.start..at + OAP_TIMESTAMP.end;
     buf[ts.clone()].copy_from_slice(&c_raw[ts]);

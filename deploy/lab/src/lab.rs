@@ -624,8 +624,10 @@ pub fn cleanup(options: &Options, all: bool) -> Result<Vec<String>, LabError> {
     let mut problems = Vec::new();
     for name in state::list(root) {
         let dir = root.join(&name);
-        if name.starts_with(".new-") {
-            if state::unowned(&dir)? {
+        if let Some(rest) = name.strip_prefix(".new-") {
+            // `.new-<instance>-<pid>`: kept while the process claiming it lives.
+            let claimer = rest.rsplit('-').next().and_then(|p| p.parse::<u32>().ok());
+            if claimer.is_none_or(|pid| !process::alive(pid)) && state::unowned(&dir)? {
                 std::fs::remove_dir_all(&dir).map_err(io_err(format!("removing {}", dir.display())))?;
                 removed.push(format!("half-made instance directory {}", dir.display()));
             }

@@ -153,6 +153,11 @@ pub struct Captured {
     done: mpsc::Receiver<()>,
 }
 
+/// A child's output stream.
+type Pipe = Box<dyn Read + Send>;
+/// What is kept of one.
+type Kept = Arc<Mutex<String>>;
+
 /// Where live output goes: the report, and the prefix's system and step.
 pub type Live = Option<(Arc<dyn Report>, String, String)>;
 
@@ -162,9 +167,17 @@ impl Captured {
         let (tx, done) = mpsc::channel();
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
-        let streams: [(Option<Box<dyn Read + Send>>, Stream, &Arc<Mutex<String>>); 2] = [
-            (child.stdout.take().map(|s| Box::new(s) as _), Stream::Stdout, &stdout),
-            (child.stderr.take().map(|s| Box::new(s) as _), Stream::Stderr, &stderr),
+        let streams: [(Option<Pipe>, Stream, &Kept); 2] = [
+            (
+                child.stdout.take().map(|s| Box::new(s) as Pipe),
+                Stream::Stdout,
+                &stdout,
+            ),
+            (
+                child.stderr.take().map(|s| Box::new(s) as Pipe),
+                Stream::Stderr,
+                &stderr,
+            ),
         ];
         for (pipe, stream, keep) in streams {
             let Some(pipe) = pipe else {

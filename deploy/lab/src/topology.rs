@@ -265,7 +265,7 @@ impl Source<'_> {
             let l = l.trim();
             (l.starts_with('[') && l.contains(']')).then(|| l[..l.rfind(']').map_or(l.len(), |i| i + 1)].to_owned())
         };
-        let current = before.lines().filter_map(header).last()?;
+        let current = before.lines().filter_map(header).next_back()?;
         if current.starts_with("[[") {
             let n = before.lines().filter_map(header).filter(|h| *h == current).count();
             Some(format!("{current} #{n}"))

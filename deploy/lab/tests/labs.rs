@@ -9,6 +9,7 @@
 //!  | irmd, steps     |== veth(s) ===| irmd, steps     |
 //!  +-----------------+              +-----------------+
 //! ```
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

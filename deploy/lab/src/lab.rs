@@ -291,6 +291,7 @@ impl Lab {
         for s in &systems {
             std::fs::create_dir_all(&s.dir).map_err(io_err(format!("creating {}", s.dir.display())))?;
             network::add_netns(&s.netns).map_err(io_err(format!("system {}: namespace {}", s.name, s.netns)))?;
+            tracing::info!(system = %s.name, netns = %s.netns, "namespace made");
             report.progress(&format!("    system {}: namespace {}", s.name, s.netns));
         }
         if self.topology.uses_netem()
@@ -309,6 +310,7 @@ impl Lab {
                 end.mac = Some(mac);
             }
             instance.save()?;
+            tracing::info!(link = %link.name, "link made");
             report.progress(&format!("    link {}: {}", link.name, describe_link(link)));
         }
         // Every irmd started, then each waited for: they come up together.
@@ -328,6 +330,7 @@ impl Lab {
             let group = process::start_irmd(&env, irmd, config.as_deref(), &args, &s.log())
                 .map_err(io_err(format!("system {}: starting {}", s.name, irmd.display())))?;
             let pid = group.id();
+            tracing::info!(system = %s.name, pid, log = %s.log().display(), "irmd started");
             self.irmds.push(group);
             let instance = self.instance()?;
             if let Some(rec) = instance.state.systems.iter_mut().find(|r| r.name == s.name) {
@@ -502,6 +505,7 @@ impl Lab {
         self.options.report.progress("==> tearing down");
         instance.state.phase = Phase::Stopping;
         let _ = instance.save();
+        let instance_name = instance.state.instance.clone();
         for group in &mut self.irmds {
             group.terminate(IRMD_GRACE);
         }
@@ -510,6 +514,7 @@ impl Lab {
         if let Err(e) = instance.remove() {
             problems.push(e.to_string());
         }
+        tracing::info!(instance = %instance_name, elapsed = ?started.elapsed(), ?problems, "torn down");
         if problems.is_empty() {
             self.options
                 .report
@@ -565,6 +570,7 @@ pub fn remove_recorded(state: &LabState) -> Vec<String> {
         if !network::netns_exists(&s.netns) {
             continue;
         }
+        tracing::info!(system = %s.name, netns = %s.netns, "removing");
         // Only a pid that is in the namespace is ours: a recorded pid may
         // have been reused since a crash.
         let pids = network::netns_pids(&s.netns);

@@ -108,6 +108,7 @@ impl<'a> Scenario<'a> {
             }
             self.notice_ended();
             let tag = format!("[{}/{total}]", i + 1);
+            tracing::info!(step = %step.label, number = i + 1, "step starting");
             let start = Instant::now();
             let (who, result) = match &step.action {
                 Action::Run(run) => {
@@ -129,6 +130,7 @@ impl<'a> Scenario<'a> {
                     (step.label.clone(), self.wait_step(target, *timeout))
                 }
             };
+            tracing::info!(step = %step.label, elapsed = ?start.elapsed(), ok = result.is_ok(), "step done");
             match result {
                 Ok(()) => self
                     .report

@@ -1,6 +1,7 @@
 //! o7s-lab: brings up labs of o7s systems (network namespaces, each with
 //! its own irmd, joined by veth links) and runs scenarios across them.
 
+use std::io::IsTerminal;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -131,6 +132,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let mut options = Options::new(Arc::new(Console));

@@ -151,17 +151,7 @@ pub fn netns_name(instance: &str, system: &str) -> String {
 
 /// Checks an instance name given on the command line.
 pub fn check_instance(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 48
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("instance {name:?} must be 1 to 48 letters, digits, `-` or `_`"))
-    }
+    crate::topology::check_word("instance", name, 48)
 }
 
 /// Why an instance could not be used.

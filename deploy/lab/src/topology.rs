@@ -278,8 +278,13 @@ impl Source<'_> {
 /// Names of systems, links and steps: they appear in namespace names,
 /// placeholders and output prefixes.
 fn check_name(what: &str, name: &str) -> Result<(), String> {
+    check_word(what, name, 32).map_err(|m| format!("{m} (it is part of namespace names and placeholders)"))
+}
+
+/// `name` is 1 to `max` letters, digits, `-` or `_`.
+pub(crate) fn check_word(what: &str, name: &str, max: usize) -> Result<(), String> {
     let ok = !name.is_empty()
-        && name.len() <= 32
+        && name.len() <= max
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
@@ -287,7 +292,7 @@ fn check_name(what: &str, name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{what} {name:?} must be 1 to 32 letters, digits, `-` or `_` (it is part of namespace names and placeholders)"
+            "{what} {name:?} must be 1 to {max} letters, digits, `-` or `_`"
         ))
     }
 }

@@ -116,3 +116,15 @@ pub fn signal(pid: u32, sig: i32) {
         unsafe { libc::kill(pid, sig) };
     }
 }
+
+/// Sends `sig` to every process of the process group `pgid` (a child
+/// started with `CommandExt::process_group(0)` leads a group whose id is
+/// its pid); errors ignored: the group may be gone.
+pub fn signal_group(pgid: u32, sig: i32) {
+    if let Ok(pgid) = libc::pid_t::try_from(pgid)
+        && pgid > 1
+    {
+        // SAFETY: kill(2) has no memory effects; a negative pid names a group.
+        unsafe { libc::kill(-pgid, sig) };
+    }
+}

@@ -10,6 +10,7 @@
 //! | what | for |
 //! |---|---|
 //! | [`Netns`], [`veth`] | named namespaces joined by veth pairs, deleted on drop |
+//! | [`veth_between`] | a veth pair between namespaces known by name only |
 //! | [`Netns::enter`], [`Netns::join_current_thread`], [`join_named`] | code that opens sockets or attaches programs inside one |
 //! | [`remove_stale`] | namespaces left by test runs that were killed |
 //! | [`in_private_netns`], [`LocalVeth`] | a nameless namespace that only one thread sees |
@@ -17,6 +18,7 @@
 //! | [`require_root`], [`require_capabilities`] | skip with a message without privileges, fail under [`REQUIRE_ENV`] |
 //! | [`pcap`] | reading and writing classic pcap files of Ethernet frames |
 //! | [`workspace_bin`], [`KillOnDrop`] | another package's binary for an end-to-end test; children that die with the test |
+//! | [`signal`], [`signal_group`] | a signal to a process, or to every process of a group |
 //!
 //! Traffic stays between the namespaces a test made. Everything here needs
 //! root (CAP_SYS_ADMIN, CAP_NET_ADMIN); CI runs as root.
@@ -35,7 +37,7 @@ use std::process::{Command, Output};
 use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub use bins::{KillOnDrop, signal, workspace_bin};
+pub use bins::{KillOnDrop, signal, signal_group, workspace_bin};
 pub use packet::{PacketSocket, ifindex};
 pub use private::{LocalVeth, in_private_netns};
 pub use privilege::{Capability, REQUIRE_ENV, require_capabilities, require_root, skip, skip_or_fail};
@@ -189,22 +191,20 @@ fn creator(name: &str) -> Option<u32> {
 /// A veth pair `a.0:a.1 <-> b.0:b.1`, both ends up. It disappears with
 /// either namespace. Both ends may be in the same namespace.
 pub fn veth(a: (&Netns, &str), b: (&Netns, &str)) -> io::Result<()> {
-    ip(&[
-        "link",
-        "add",
-        a.1,
-        "netns",
-        a.0.name(),
-        "type",
-        "veth",
-        "peer",
-        "name",
-        b.1,
-        "netns",
-        b.0.name(),
-    ])?;
+    veth_between((a.0.name(), a.1), (b.0.name(), b.1))?;
     a.0.run("ip", &["link", "set", a.1, "up"])?;
     b.0.run("ip", &["link", "set", b.1, "up"])?;
+    Ok(())
+}
+
+/// A veth pair between the namespaces called `a.0` and `b.0` (by name, for
+/// namespaces that outlive this process), ends `a.1` and `b.1`, both down.
+/// Each end is made in its namespace directly, so the names never meet in
+/// the caller's namespace and need only be unique in their own.
+pub fn veth_between(a: (&str, &str), b: (&str, &str)) -> io::Result<()> {
+    ip(&[
+        "link", "add", a.1, "netns", a.0, "type", "veth", "peer", "name", b.1, "netns", b.0,
+    ])?;
     Ok(())
 }
 

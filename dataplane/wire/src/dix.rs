@@ -35,15 +35,17 @@
 //!
 //! The hash has the layer's length (configured identically on both ends,
 //! default SHA3-256, 32 octets), so parsing takes it as an argument.
-//! Unused fields are zero when the C prototype sends them, but they are
-//! kept as read so that emitting a parsed message reproduces it exactly.
+//! What a message says is a [`ShimMgmt`], the same for every shim; this
+//! module only states where eth-dix puts each field ([`MGMT_LAYOUT`]),
+//! and [`Framing::EthDix`] parses and emits through it. Unused fields are
+//! zero, as the C prototype sends them.
 
 use core::fmt;
 
 use crate::eth::{self, EthFrame, EthRepr};
-use crate::octets::{Hex, put_u16_be, put_u32_be, u16_be, u32_be};
-use crate::qos::QosSpec;
-use crate::trailer::{self, Trailer};
+use crate::octets::{put_u16_be, u16_be};
+use crate::qos_fields::QosFields;
+use crate::shim_mgmt::{Framing, IntField, MgmtLayout, ShimMgmt};
 use crate::view::{self, impl_view};
 use crate::{Result, WireError};
 
@@ -54,7 +56,7 @@ pub const FRAME_HEADER_LEN: usize = eth::HEADER_LEN + HEADER_LEN;
 /// The EID of management messages.
 pub const MGMT_EID: u16 = 0;
 /// Octets of the fixed part of a management message.
-pub const MGMT_LEN: usize = mgmt_field::TRAILER;
+pub const MGMT_LEN: usize = MGMT_LAYOUT.fixed_len;
 /// Longest management message the C receiver accepts
 /// (IPCP_ETH_MGMT_FRAME_SIZE).
 pub const MAX_MGMT_LEN: usize = 9000;
@@ -182,101 +184,23 @@ impl fmt::Display for DixRepr {
     }
 }
 
-/// Management message codes, shared by eth-dix, eth-llc and raptor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum MgmtCode {
-    /// Flow allocation request: hash, then the OAP request.
-    FlowReq = 0,
-    /// Flow allocation reply: the OAP response (may be empty on refusal).
-    FlowReply = 1,
-    /// Broadcast name query: hash.
-    NameQueryReq = 2,
-    /// Unicast answer to a name query: hash.
-    NameQueryReply = 3,
-}
-
-impl MgmtCode {
-    /// All codes, by value.
-    pub const ALL: [MgmtCode; 4] = [
-        MgmtCode::FlowReq,
-        MgmtCode::FlowReply,
-        MgmtCode::NameQueryReq,
-        MgmtCode::NameQueryReply,
-    ];
-
-    /// Whether a hash of the layer's length leads the trailer.
-    pub const fn has_hash(self) -> bool {
-        self.trailer().hash
-    }
-
-    /// Whether piggybacked data (OAP) may follow.
-    pub const fn has_data(self) -> bool {
-        self.trailer().data
-    }
-
-    /// The pieces after the fixed part, in eth-dix and eth-llc (raptor
-    /// carries no data).
-    pub(crate) const fn trailer(self) -> Trailer {
-        match self {
-            MgmtCode::FlowReq => Trailer::HASH_AND_DATA,
-            MgmtCode::FlowReply => Trailer::DATA,
-            MgmtCode::NameQueryReq | MgmtCode::NameQueryReply => Trailer::HASH,
-        }
-    }
-
-    /// Checks that a Repr's trailer pieces are ones this code carries.
-    pub(crate) fn check_trailer(self, hash: &[u8], data: &[u8]) -> Result<()> {
-        if !self.has_hash() && !hash.is_empty() {
-            return Err(WireError::Invalid {
-                what: "hash in a FLOW_REPLY",
-            });
-        }
-        if !self.has_data() && !data.is_empty() {
-            return Err(WireError::Invalid {
-                what: "data after a name query's hash",
-            });
-        }
-        Ok(())
-    }
-}
-
-impl TryFrom<u8> for MgmtCode {
-    type Error = WireError;
-
-    fn try_from(code: u8) -> Result<MgmtCode> {
-        MgmtCode::ALL
-            .get(usize::from(code))
-            .copied()
-            .ok_or(WireError::UnknownCode {
-                what: "eth management code",
-                value: u32::from(code),
-            })
-    }
-}
-
-impl fmt::Display for MgmtCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            MgmtCode::FlowReq => "FLOW_REQ",
-            MgmtCode::FlowReply => "FLOW_REPLY",
-            MgmtCode::NameQueryReq => "NAME_QUERY_REQ",
-            MgmtCode::NameQueryReply => "NAME_QUERY_REPLY",
-        })
-    }
-}
-
-mod mgmt_field {
-    use core::ops::Range;
-
-    use crate::qos_fields::QosFields;
-
-    pub const SEID: Range<usize> = 0..2;
-    pub const DEID: Range<usize> = 2..4;
-    pub const RESPONSE: Range<usize> = 32..36;
-    pub const CODE: usize = 37;
-    pub const TRAILER: usize = 39;
-    pub const QOS: QosFields = QosFields {
+/// Where the management message puts each field (the shared codec,
+/// [`crate::shim_mgmt`], reads and writes through it).
+pub(crate) const MGMT_LAYOUT: MgmtLayout = MgmtLayout {
+    shim: "eth-dix",
+    code_name: "eth-dix management code",
+    fixed_len: 39,
+    max_len: MAX_MGMT_LEN,
+    code: 37,
+    codes: [Some(0), Some(1), Some(2), Some(3)],
+    zero_word: None,
+    // seid: the sender's EID, so the requester's in a request and the
+    // responder's in a reply; deid: the receiver's.
+    request_requester: IntField::eid(0, 2),
+    reply_requester: IntField::eid(2, 2),
+    reply_responder: IntField::eid(0, 2),
+    response: IntField::response(32, 4),
+    qos: QosFields {
         loss: 4,
         bandwidth: 8,
         ber: 16,
@@ -285,164 +209,11 @@ mod mgmt_field {
         timeout: Some(28),
         in_order: 36,
         availability: 38,
-    }
-    .within(TRAILER);
+    },
+    fixed_hash_len: None,
+    data: true,
 }
-
-/// A read/write view of an eth-dix management message (the payload of a
-/// frame with EID 0).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DixMgmt<T: AsRef<[u8]>> {
-    buffer: T,
-}
-
-impl_view!(DixMgmt, "Wraps a buffer of 39 to 9000 octets.");
-
-impl<T: AsRef<[u8]>> DixMgmt<T> {
-    /// Checks the fixed part is present and the whole is not longer than
-    /// the C receiver accepts.
-    pub fn check_len(&self) -> Result<()> {
-        view::check_bounds(self.buffer.as_ref().len(), MGMT_LEN, MAX_MGMT_LEN)
-    }
-
-    /// EID chosen by the sender of this message.
-    pub fn seid(&self) -> u16 {
-        u16_be(&self.buffer.as_ref()[mgmt_field::SEID])
-    }
-
-    /// EID of the receiver of this message (FLOW_REPLY).
-    pub fn deid(&self) -> u16 {
-        u16_be(&self.buffer.as_ref()[mgmt_field::DEID])
-    }
-
-    /// The QoS fields (FLOW_REQ).
-    pub fn qos(&self) -> QosSpec {
-        mgmt_field::QOS.read(self.buffer.as_ref())
-    }
-
-    /// Allocation result (FLOW_REPLY): 0 accepted, negative refused.
-    pub fn response(&self) -> i32 {
-        u32_be(&self.buffer.as_ref()[mgmt_field::RESPONSE]) as i32
-    }
-
-    /// The raw code octet.
-    pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[mgmt_field::CODE]
-    }
-
-    /// Everything after the fixed part.
-    pub fn trailer(&self) -> &[u8] {
-        &self.buffer.as_ref()[mgmt_field::TRAILER..]
-    }
-}
-
-impl<T: AsRef<[u8]> + AsMut<[u8]>> DixMgmt<T> {
-    /// Sets the sender's EID.
-    pub fn set_seid(&mut self, eid: u16) {
-        put_u16_be(&mut self.buffer.as_mut()[mgmt_field::SEID], eid);
-    }
-
-    /// Sets the receiver's EID.
-    pub fn set_deid(&mut self, eid: u16) {
-        put_u16_be(&mut self.buffer.as_mut()[mgmt_field::DEID], eid);
-    }
-
-    /// Sets all QoS fields.
-    pub fn set_qos(&mut self, qos: &QosSpec) {
-        mgmt_field::QOS.write(self.buffer.as_mut(), qos);
-    }
-
-    /// Sets the allocation result.
-    pub fn set_response(&mut self, response: i32) {
-        put_u32_be(&mut self.buffer.as_mut()[mgmt_field::RESPONSE], response as u32);
-    }
-
-    /// Sets the raw code octet.
-    pub fn set_code(&mut self, code: u8) {
-        self.buffer.as_mut()[mgmt_field::CODE] = code;
-    }
-
-    /// Everything after the fixed part, writable.
-    pub fn trailer_mut(&mut self) -> &mut [u8] {
-        &mut self.buffer.as_mut()[mgmt_field::TRAILER..]
-    }
-}
-
-/// An eth-dix management message; the trailer pieces borrow the buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct DixMgmtRepr<'a> {
-    /// What the message is.
-    pub code: MgmtCode,
-    /// EID chosen by the sender of this message (requester in FLOW_REQ,
-    /// responder in FLOW_REPLY).
-    pub seid: u16,
-    /// EID of the receiver of this message (the requester's, in FLOW_REPLY).
-    pub deid: u16,
-    /// QoS of the requested flow (FLOW_REQ).
-    pub qos: QosSpec,
-    /// Allocation result (FLOW_REPLY).
-    pub response: i32,
-    /// Name hash (FLOW_REQ and name queries); empty for FLOW_REPLY.
-    pub hash: &'a [u8],
-    /// Piggybacked data, the OAP header (FLOW_REQ, FLOW_REPLY); empty for
-    /// name queries.
-    pub data: &'a [u8],
-}
-
-impl<'a> DixMgmtRepr<'a> {
-    /// Reads a checked message whose layer hashes are `hash_len` octets.
-    pub fn parse<T: AsRef<[u8]> + ?Sized>(msg: &DixMgmt<&'a T>, hash_len: usize) -> Result<DixMgmtRepr<'a>> {
-        msg.check_len()?;
-        let code = MgmtCode::try_from(msg.code())?;
-        let trailer = &msg.buffer.as_ref()[mgmt_field::TRAILER..];
-        let (hash, data) = code.trailer().split(trailer, hash_len, MGMT_LEN)?;
-        Ok(DixMgmtRepr {
-            code,
-            seid: msg.seid(),
-            deid: msg.deid(),
-            qos: msg.qos(),
-            response: msg.response(),
-            hash,
-            data,
-        })
-    }
-
-    /// Octets [`DixMgmtRepr::emit`] writes.
-    pub const fn buffer_len(&self) -> usize {
-        MGMT_LEN + self.hash.len() + self.data.len()
-    }
-
-    /// Writes the message into the first [`DixMgmtRepr::buffer_len`]
-    /// octets; fails when the buffer is shorter, the message longer than
-    /// [`MAX_MGMT_LEN`], or the code does not carry the trailer pieces given.
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, msg: &mut DixMgmt<T>) -> Result<()> {
-        self.code.check_trailer(self.hash, self.data)?;
-        view::check_emit(self.buffer_len(), MAX_MGMT_LEN, msg.buffer.as_ref().len())?;
-        msg.set_seid(self.seid);
-        msg.set_deid(self.deid);
-        msg.set_qos(&self.qos);
-        msg.set_response(self.response);
-        msg.set_code(self.code as u8);
-        trailer::put(msg.trailer_mut(), self.hash, self.data);
-        Ok(())
-    }
-}
-
-impl fmt::Display for DixMgmtRepr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "dix-mgmt {} seid {} deid {} response {} hash {} data {} ({})",
-            self.code,
-            self.seid,
-            self.deid,
-            self.response,
-            Hex(self.hash),
-            self.data.len(),
-            self.qos
-        )
-    }
-}
+.checked();
 
 /// Octets of a whole frame (before NIC padding) carrying `payload_len`.
 pub const fn frame_len(payload_len: usize) -> usize {
@@ -459,9 +230,10 @@ pub fn emit_frame(buf: &mut [u8], eth: &EthRepr, eid: u16, payload: &[u8]) -> Re
 
 /// Writes a complete eth-dix management frame (EID 0) at the start of
 /// `buf`, and returns its length.
-pub fn emit_mgmt_frame(buf: &mut [u8], eth: &EthRepr, msg: &DixMgmtRepr<'_>) -> Result<usize> {
-    let len = put_frame_header(buf, eth, MGMT_EID, msg.buffer_len())?;
-    msg.emit(&mut DixMgmt::new_unchecked(&mut buf[FRAME_HEADER_LEN..len]))?;
+pub fn emit_mgmt_frame(buf: &mut [u8], eth: &EthRepr, msg: &ShimMgmt<'_>) -> Result<usize> {
+    let body_len = Framing::EthDix.buffer_len(msg);
+    let len = put_frame_header(buf, eth, MGMT_EID, body_len)?;
+    Framing::EthDix.emit(msg, &mut buf[FRAME_HEADER_LEN..len])?;
     Ok(len)
 }
 
@@ -517,24 +289,12 @@ pub(crate) fn fuzz_header(data: &[u8]) {
     );
 }
 
-/// Decoder entry: a management message of a SHA3-256 layer round-trips.
-pub(crate) fn fuzz_mgmt(data: &[u8]) {
-    crate::decoders::round_trip(
-        "dix_mgmt",
-        data,
-        |d| DixMgmtRepr::parse(&DixMgmt::new_checked(d)?, crate::decoders::FUZZ_HASH_LEN),
-        DixMgmtRepr::buffer_len,
-        |repr, out| repr.emit(&mut DixMgmt::new_unchecked(out)),
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::eth::{ETHERTYPE_O7S, MacAddr};
-    use crate::fixtures::{
-        QOS_UNSET, SHA3_256_OPING, arb_mac, arb_mgmt_trailer, arb_qos, fuzz_with_code, oap_request, oap_response, unhex,
-    };
+    use crate::fixtures::{SHA3_256_OPING, arb_mac, oap_request, oap_response, unhex};
+    use crate::qos::QosSpec;
     use proptest::prelude::*;
 
     fn eth() -> EthRepr {
@@ -549,12 +309,9 @@ mod tests {
     fn flow_req_example_of_19_1_is_byte_exact_both_ways() {
         let hash = unhex(SHA3_256_OPING);
         let oap = oap_request();
-        let repr = DixMgmtRepr {
-            code: MgmtCode::FlowReq,
-            seid: 64,
-            deid: 0,
+        let repr = ShimMgmt::FlowReq {
+            requester: 64,
             qos: QosSpec::RAW,
-            response: 0,
             hash: &hash,
             data: &oap,
         };
@@ -588,23 +345,20 @@ mod tests {
                 payload_len: 107
             }
         );
-        let msg = DixMgmt::new_checked(payload).expect("valid message");
-        assert_eq!(DixMgmtRepr::parse(&msg, 32), Ok(repr));
+        assert_eq!(Framing::EthDix.parse(payload, 32), Ok(repr));
     }
 
     #[test]
     fn flow_reply_to_19_1_carries_the_84_octet_oap_response() {
         let oap = oap_response();
-        let repr = DixMgmtRepr {
-            code: MgmtCode::FlowReply,
-            seid: 0x0077,
-            deid: 0x0040,
-            qos: QOS_UNSET,
+        let repr = ShimMgmt::FlowReply {
+            requester: 0x0040,
+            responder: 0x0077,
             response: 0,
-            hash: &[],
             data: &oap,
         };
         let mut expected = unhex("00 00 | 00 7b");
+        // seid: the responder, who sends it; deid: the requester.
         expected.extend(unhex("00 77 00 40"));
         expected.extend([0u8; 33]);
         expected.extend([0x01, 0x00]); // code FLOW_REPLY, availability
@@ -617,28 +371,23 @@ mod tests {
 
         let (_, dix, payload) = parse_frame(&frame[..len]).expect("valid frame");
         assert_eq!(dix.payload_len, 123);
-        let msg = DixMgmt::new_checked(payload).expect("valid message");
-        let back = DixMgmtRepr::parse(&msg, 32).expect("valid reply");
+        let back = Framing::EthDix.parse(payload, 32).expect("valid reply");
         assert_eq!(back, repr);
-        assert_eq!(back.data.len(), 84);
+        assert_eq!(back.data().len(), 84);
     }
 
     #[test]
     fn refused_reply_may_be_empty_and_keeps_its_negative_response() {
-        let repr = DixMgmtRepr {
-            code: MgmtCode::FlowReply,
-            seid: 9,
-            deid: 64,
-            qos: QosSpec::NP1,
+        let repr = ShimMgmt::FlowReply {
+            requester: 64,
+            responder: 9,
             response: -1009,
-            hash: &[],
             data: &[],
         };
         let mut out = [0u8; MGMT_LEN];
-        repr.emit(&mut DixMgmt::new_unchecked(&mut out[..])).expect("fits");
+        assert_eq!(Framing::EthDix.emit(&repr, &mut out), Ok(MGMT_LEN));
         assert_eq!(out[32..36], (-1009i32).to_be_bytes());
-        let msg = DixMgmt::new_checked(&out[..]).expect("valid");
-        assert_eq!(DixMgmtRepr::parse(&msg, 32), Ok(repr));
+        assert_eq!(Framing::EthDix.parse(&out, 32), Ok(repr));
     }
 
     #[test]
@@ -685,22 +434,23 @@ mod tests {
         let mut body = vec![0u8; MGMT_LEN];
         body[37] = 2;
         body.extend(&hash);
-        let msg = DixMgmt::new_checked(&body[..]).expect("valid");
-        let repr = DixMgmtRepr::parse(&msg, 32).expect("valid query");
         assert_eq!(
-            (repr.code, repr.hash, repr.data),
-            (MgmtCode::NameQueryReq, &hash[..], &[][..])
+            Framing::EthDix.parse(&body, 32),
+            Ok(ShimMgmt::NameQuery { hash: &hash })
+        );
+        body[37] = 3;
+        assert_eq!(
+            Framing::EthDix.parse(&body, 32),
+            Ok(ShimMgmt::NameReply { hash: &hash })
         );
 
         body.push(0);
-        let msg = DixMgmt::new_checked(&body[..]).expect("length ok");
         assert_eq!(
-            DixMgmtRepr::parse(&msg, 32),
+            Framing::EthDix.parse(&body, 32),
             Err(WireError::TooLong { len: 72, max: 71 })
         );
-        let msg = DixMgmt::new_checked(&body[..MGMT_LEN + 31]).expect("length ok");
         assert_eq!(
-            DixMgmtRepr::parse(&msg, 32),
+            Framing::EthDix.parse(&body[..MGMT_LEN + 31], 32),
             Err(WireError::Truncated { need: 71, have: 70 })
         );
     }
@@ -709,44 +459,54 @@ mod tests {
     fn unknown_code_and_oversized_messages_are_refused() {
         let mut body = [0u8; MGMT_LEN];
         body[37] = 4;
-        let msg = DixMgmt::new_checked(&body[..]).expect("length ok");
         assert_eq!(
-            DixMgmtRepr::parse(&msg, 32),
+            Framing::EthDix.parse(&body, 32),
             Err(WireError::UnknownCode {
-                what: "eth management code",
+                what: "eth-dix management code",
                 value: 4
             })
         );
         let big = vec![0u8; MAX_MGMT_LEN + 1];
         assert_eq!(
-            DixMgmt::new_checked(&big[..]),
+            Framing::EthDix.parse(&big, 32),
             Err(WireError::TooLong { len: 9001, max: 9000 })
+        );
+        assert_eq!(
+            Framing::EthDix.parse(&body[..38], 32),
+            Err(WireError::Truncated { need: 39, have: 38 })
         );
     }
 
     #[test]
-    fn emit_refuses_pieces_the_code_does_not_carry() {
-        let reply_with_hash = DixMgmtRepr {
-            code: MgmtCode::FlowReply,
-            seid: 1,
-            deid: 2,
-            qos: QosSpec::RAW,
+    fn emit_refuses_an_eid_beyond_16_bits_and_a_short_buffer() {
+        let reply = ShimMgmt::FlowReply {
+            requester: 64,
+            responder: 0x1_0000,
             response: 0,
-            hash: &[1; 32],
             data: &[],
         };
-        let mut out = [0u8; 100];
-        assert!(matches!(
-            reply_with_hash.emit(&mut DixMgmt::new_unchecked(&mut out[..])),
-            Err(WireError::Invalid { .. })
-        ));
-        let short = DixMgmtRepr {
-            hash: &[],
-            ..reply_with_hash
+        let mut frame = [0u8; 100];
+        assert_eq!(
+            emit_mgmt_frame(&mut frame, &eth(), &reply),
+            Err(WireError::DoesNotFit {
+                what: "responder EID",
+                value: 0x1_0000,
+                bits: 16
+            })
+        );
+        let fits = ShimMgmt::FlowReply {
+            requester: 64,
+            responder: 0xffff,
+            response: 0,
+            data: &[],
         };
         assert_eq!(
-            short.emit(&mut DixMgmt::new_unchecked(&mut out[..38])),
+            Framing::EthDix.emit(&fits, &mut frame[..38]),
             Err(WireError::Truncated { need: 39, have: 38 })
+        );
+        assert_eq!(
+            emit_mgmt_frame(&mut frame[..56], &eth(), &fits),
+            Err(WireError::Truncated { need: 57, have: 56 })
         );
     }
 
@@ -770,25 +530,6 @@ mod tests {
             data.extend(&payload);
             data.extend(std::iter::repeat_n(0xee, pad));
             fuzz_header(&data);
-        }
-
-        #[test]
-        fn mgmt_repr_emit_then_parse_is_identity(
-            (code, hash, data) in arb_mgmt_trailer(),
-            seid in any::<u16>(), deid in any::<u16>(), qos in arb_qos(), response in any::<i32>(),
-        ) {
-            let repr = DixMgmtRepr { code, seid, deid, qos, response, hash: &hash, data: &data };
-            let mut out = vec![0u8; repr.buffer_len()];
-            repr.emit(&mut DixMgmt::new_unchecked(&mut out[..])).expect("fits");
-            let msg = DixMgmt::new_checked(&out[..]).expect("emitted message");
-            prop_assert_eq!(DixMgmtRepr::parse(&msg, 32), Ok(repr));
-        }
-
-        #[test]
-        fn mgmt_parse_then_emit_is_identity(
-            code in 0u8..5, body in proptest::collection::vec(any::<u8>(), MGMT_LEN..MGMT_LEN + 120)
-        ) {
-            fuzz_with_code(fuzz_mgmt, body, mgmt_field::CODE, code, MGMT_LEN);
         }
 
         #[test]

@@ -21,6 +21,18 @@ pub enum WireError {
     /// A field's value is outside what the format allows.
     #[error("invalid {what}")]
     Invalid { what: &'static str },
+    /// A value wider than the field a format gives it (an EID in a shim
+    /// with narrower EIDs): refused, never cut to fit.
+    #[error("{what} {value} does not fit a {bits}-bit field")]
+    DoesNotFit { what: &'static str, value: i64, bits: u32 },
+    /// A message, or a piece of one, that a format has no way to carry
+    /// (a name query over UDP, piggybacked data over raptor).
+    #[error("{format} carries no {what}")]
+    NotCarried { format: &'static str, what: &'static str },
+    /// A hash of another length than the one the format always carries
+    /// (MD5 in the UDP shim).
+    #[error("hash of {len} octets where {want} are carried")]
+    HashLen { len: usize, want: usize },
     /// Protobuf octets that do not decode.
     #[error("malformed protobuf in {message}")]
     Protobuf { message: &'static str },

@@ -467,7 +467,7 @@ mod tests {
         fn parse_then_emit_is_identity(
             code in 0u8..4, msg in proptest::collection::vec(any::<u8>(), FIXED_LEN..FIXED_LEN + 100)
         ) {
-            fuzz_with_code(fuzz_message, msg, field::CODE, code, FIXED_LEN);
+            fuzz_with_code(fuzz_message, msg, field::CODE, code, FIXED_LEN, crate::decoders::FUZZ_HASH_LEN);
         }
     }
 }

@@ -5,10 +5,9 @@
 
 use proptest::prelude::*;
 
-use crate::decoders::FUZZ_HASH_LEN;
-use crate::dix::MgmtCode;
 use crate::eth::MacAddr;
 use crate::qos::QosSpec;
+use crate::shim_mgmt::ShimMgmt;
 
 /// SHA3-256 of `oping`, the hash of every SHA3 layer's vectors.
 pub(crate) const SHA3_256_OPING: &str = "42dee3b0415b4f690fd91cbd99876f1e9bd8d9745ef7fa32b142773af0349d54";
@@ -53,11 +52,18 @@ pub(crate) fn oap_response() -> Vec<u8> {
 
 /// Runs a flow-allocation decoder on `msg` with its code octet (at
 /// `code_at`) set to `code`: the whole message, its fixed part alone, and
-/// its fixed part with a hash of the decoder's length (or what there is
-/// of one), so that every code meets a trailer of each kind.
-pub(crate) fn fuzz_with_code(fuzz: fn(&[u8]), mut msg: Vec<u8>, code_at: usize, code: u8, fixed_len: usize) {
+/// its fixed part with a hash of the decoder's length `hash_len` (or what
+/// there is of one), so that every code meets a trailer of each kind.
+pub(crate) fn fuzz_with_code(
+    fuzz: fn(&[u8]),
+    mut msg: Vec<u8>,
+    code_at: usize,
+    code: u8,
+    fixed_len: usize,
+    hash_len: usize,
+) {
     msg[code_at] = code;
-    let hashed = (fixed_len + FUZZ_HASH_LEN).min(msg.len());
+    let hashed = (fixed_len + hash_len).min(msg.len());
     for len in [msg.len(), fixed_len, hashed] {
         fuzz(&msg[..len]);
     }
@@ -94,18 +100,61 @@ pub(crate) fn arb_mac() -> impl Strategy<Value = MacAddr> {
     any::<[u8; 6]>().prop_map(MacAddr)
 }
 
-/// Any eth management code with a trailer it carries: a 32-octet hash
-/// where the code has one, up to 200 octets of data where it has data,
-/// and nothing otherwise.
-pub(crate) fn arb_mgmt_trailer() -> impl Strategy<Value = (MgmtCode, Vec<u8>, Vec<u8>)> {
-    (
-        proptest::sample::select(MgmtCode::ALL.to_vec()),
-        proptest::collection::vec(any::<u8>(), 32),
-        proptest::collection::vec(any::<u8>(), 0..200),
-    )
-        .prop_map(|(code, hash, data)| {
-            let hash = if code.has_hash() { hash } else { Vec::new() };
-            let data = if code.has_data() { data } else { Vec::new() };
-            (code, hash, data)
-        })
+/// The owned pieces of a [`ShimMgmt`], for strategies to make.
+#[derive(Debug, Clone)]
+pub(crate) enum MgmtPieces {
+    NameQuery(Vec<u8>),
+    NameReply(Vec<u8>),
+    /// requester, QoS, hash, data
+    FlowReq(u32, QosSpec, Vec<u8>, Vec<u8>),
+    /// requester, responder, response, data
+    FlowReply(u32, u32, i32, Vec<u8>),
+}
+
+impl MgmtPieces {
+    /// The message, borrowing the pieces.
+    pub(crate) fn msg(&self) -> ShimMgmt<'_> {
+        match self {
+            MgmtPieces::NameQuery(hash) => ShimMgmt::NameQuery { hash },
+            MgmtPieces::NameReply(hash) => ShimMgmt::NameReply { hash },
+            MgmtPieces::FlowReq(requester, qos, hash, data) => ShimMgmt::FlowReq {
+                requester: *requester,
+                qos: *qos,
+                hash,
+                data,
+            },
+            MgmtPieces::FlowReply(requester, responder, response, data) => ShimMgmt::FlowReply {
+                requester: *requester,
+                responder: *responder,
+                response: *response,
+                data,
+            },
+        }
+    }
+}
+
+/// An EID of any width: most fit 8 bits, some 16, some only 32, so that
+/// every shim meets EIDs it carries and EIDs it must refuse.
+fn arb_eid() -> impl Strategy<Value = u32> {
+    prop_oneof![0u32..=0xff, 0x100u32..=0xffff, any::<u32>()]
+}
+
+/// Any management message: hashes of MD5's or SHA3-256's length, up to
+/// 200 octets of data, EIDs and responses of every width.
+pub(crate) fn arb_mgmt_pieces() -> impl Strategy<Value = MgmtPieces> {
+    let hash = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 16),
+        proptest::collection::vec(any::<u8>(), 32)
+    ];
+    let data = || prop_oneof![Just(Vec::new()), proptest::collection::vec(any::<u8>(), 0..200)];
+    let response = prop_oneof![Just(0), -128i32..=127, any::<i32>()];
+    prop_oneof![
+        hash.clone().prop_map(MgmtPieces::NameQuery),
+        hash.clone().prop_map(MgmtPieces::NameReply),
+        (arb_eid(), arb_qos(), hash, data())
+            .prop_map(|(requester, qos, hash, data)| MgmtPieces::FlowReq(requester, qos, hash, data)),
+        (arb_eid(), arb_eid(), response, data()).prop_map(|(requester, responder, response, data)| {
+            MgmtPieces::FlowReply(requester, responder, response, data)
+        }),
+    ]
 }

@@ -21,9 +21,10 @@
 //! | [`hash`] | name hashing (SHA3, MD5) | §1.1 |
 //! | [`qos`] | QoS specification, presets, cubes | §1.2–1.3 |
 //! | [`eth`] | Ethernet II frame | §2.1 |
-//! | [`dix`] | eth-dix inner header and management | §2 |
-//! | [`llc`] | eth-llc frame and management | §3 |
-//! | [`udp`] | UDP shim EID word and management | §4 |
+//! | [`dix`] | eth-dix inner header and management layout | §2 |
+//! | [`llc`] | eth-llc frame and management layout | §3 |
+//! | [`udp`] | UDP shim EID word and management layout | §4 |
+//! | [`shim_mgmt`] | what a shim management message says, and each shim's framing of it | §2.2, §3, §4.2 |
 //! | [`oap`] | flow-allocation authentication header | §6.1 |
 //! | [`dt`] | unicast data-transfer header | §7.2 |
 //! | [`fa`] | flow allocator messages | §8.1 |
@@ -34,6 +35,9 @@
 //! | [`decoders`] | every decoder by name, for fuzzing and no-panic sweeps | |
 //!
 //! Each format's module is its home: its diagram, its view, its Repr. The
+//! shims' management messages are the exception that proves it: they say
+//! the same things in four layouts, so their meaning and their one codec
+//! live in [`shim_mgmt`], and each shim module states its layout. The
 //! mechanics several formats repeat live in private modules they call:
 //! `view` (constructors and length checks of every view), `octets`
 //! (integers at fixed offsets), `qos_fields` (where a flow-allocation
@@ -58,6 +62,7 @@ pub mod proto;
 pub mod qos;
 mod qos_fields;
 pub mod raptor;
+pub mod shim_mgmt;
 mod trailer;
 pub mod udp;
 mod view;

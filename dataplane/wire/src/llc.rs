@@ -33,14 +33,18 @@
 //! 36     1    in_order
 //! 37     ...  trailer, as eth-dix (hash of the layer's length, OAP header)
 //! ```
+//!
+//! What a body says is a [`ShimMgmt`](crate::shim_mgmt::ShimMgmt), the
+//! same for every shim; [`MGMT_LAYOUT`] states where eth-llc puts each
+//! field, and [`Framing::EthLlc`](crate::shim_mgmt::Framing::EthLlc)
+//! parses and emits through it: SAPs of 8 bits, a wider EID refused.
 
 use core::fmt;
 
-pub use crate::dix::MgmtCode;
 use crate::eth::MacAddr;
-use crate::octets::{Hex, put_u16_be, put_u32_be, u16_be, u32_be};
-use crate::qos::QosSpec;
-use crate::trailer;
+use crate::octets::{put_u16_be, u16_be};
+use crate::qos_fields::QosFields;
+use crate::shim_mgmt::{IntField, MgmtLayout};
 use crate::view::{self, impl_view};
 use crate::{Result, WireError};
 
@@ -57,7 +61,7 @@ pub const MGMT_SAP: u8 = 1;
 /// Control field of unnumbered information frames, the only kind sent.
 pub const CONTROL_UI: u8 = 0x03;
 /// Octets of the fixed part of a management body.
-pub const MGMT_LEN: usize = mgmt_field::TRAILER;
+pub const MGMT_LEN: usize = MGMT_LAYOUT.fixed_len;
 /// Longest management body a frame can carry.
 pub const MAX_MGMT_LEN: usize = MAX_PAYLOAD_LEN;
 
@@ -268,17 +272,23 @@ impl fmt::Display for LlcRepr {
     }
 }
 
-mod mgmt_field {
-    use core::ops::Range;
-
-    use crate::qos_fields::QosFields;
-
-    pub const SSAP: usize = 0;
-    pub const DSAP: usize = 1;
-    pub const CODE: usize = 2;
-    pub const RESPONSE: Range<usize> = 32..36;
-    pub const TRAILER: usize = 37;
-    pub const QOS: QosFields = QosFields {
+/// Where the management body puts each field (the shared codec,
+/// [`crate::shim_mgmt`], reads and writes through it).
+pub(crate) const MGMT_LAYOUT: MgmtLayout = MgmtLayout {
+    shim: "eth-llc",
+    code_name: "eth-llc management code",
+    fixed_len: 37,
+    max_len: MAX_MGMT_LEN,
+    code: 2,
+    codes: [Some(0), Some(1), Some(2), Some(3)],
+    zero_word: None,
+    // ssap: the sender's SAP, so the requester's in a request and the
+    // responder's in a reply; dsap: the receiver's.
+    request_requester: IntField::eid(0, 1),
+    reply_requester: IntField::eid(1, 1),
+    reply_responder: IntField::eid(0, 1),
+    response: IntField::response(32, 4),
+    qos: QosFields {
         availability: 3,
         loss: 4,
         bandwidth: 8,
@@ -287,161 +297,11 @@ mod mgmt_field {
         delay: 24,
         timeout: Some(28),
         in_order: 36,
-    }
-    .within(TRAILER);
+    },
+    fixed_hash_len: None,
+    data: true,
 }
-
-/// A read/write view of an eth-llc management body (the payload of a
-/// frame whose SAPs are both [`MGMT_SAP`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LlcMgmt<T: AsRef<[u8]>> {
-    buffer: T,
-}
-
-impl_view!(LlcMgmt, "Wraps a buffer of 37 to [`MAX_MGMT_LEN`] octets.");
-
-impl<T: AsRef<[u8]>> LlcMgmt<T> {
-    /// Checks the fixed part is present and the body fits in a frame.
-    pub fn check_len(&self) -> Result<()> {
-        view::check_bounds(self.buffer.as_ref().len(), MGMT_LEN, MAX_MGMT_LEN)
-    }
-
-    /// SAP of the sender of this message.
-    pub fn ssap(&self) -> u8 {
-        self.buffer.as_ref()[mgmt_field::SSAP]
-    }
-
-    /// SAP of the receiver of this message (FLOW_REPLY).
-    pub fn dsap(&self) -> u8 {
-        self.buffer.as_ref()[mgmt_field::DSAP]
-    }
-
-    /// The raw code octet.
-    pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[mgmt_field::CODE]
-    }
-
-    /// The QoS fields (FLOW_REQ).
-    pub fn qos(&self) -> QosSpec {
-        mgmt_field::QOS.read(self.buffer.as_ref())
-    }
-
-    /// Allocation result (FLOW_REPLY).
-    pub fn response(&self) -> i32 {
-        u32_be(&self.buffer.as_ref()[mgmt_field::RESPONSE]) as i32
-    }
-
-    /// Everything after the fixed part.
-    pub fn trailer(&self) -> &[u8] {
-        &self.buffer.as_ref()[mgmt_field::TRAILER..]
-    }
-}
-
-impl<T: AsRef<[u8]> + AsMut<[u8]>> LlcMgmt<T> {
-    /// Sets the sender's SAP.
-    pub fn set_ssap(&mut self, sap: u8) {
-        self.buffer.as_mut()[mgmt_field::SSAP] = sap;
-    }
-
-    /// Sets the receiver's SAP.
-    pub fn set_dsap(&mut self, sap: u8) {
-        self.buffer.as_mut()[mgmt_field::DSAP] = sap;
-    }
-
-    /// Sets the raw code octet.
-    pub fn set_code(&mut self, code: u8) {
-        self.buffer.as_mut()[mgmt_field::CODE] = code;
-    }
-
-    /// Sets all QoS fields.
-    pub fn set_qos(&mut self, qos: &QosSpec) {
-        mgmt_field::QOS.write(self.buffer.as_mut(), qos);
-    }
-
-    /// Sets the allocation result.
-    pub fn set_response(&mut self, response: i32) {
-        put_u32_be(&mut self.buffer.as_mut()[mgmt_field::RESPONSE], response as u32);
-    }
-
-    /// Everything after the fixed part, writable.
-    pub fn trailer_mut(&mut self) -> &mut [u8] {
-        &mut self.buffer.as_mut()[mgmt_field::TRAILER..]
-    }
-}
-
-/// An eth-llc management body; the trailer pieces borrow the buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LlcMgmtRepr<'a> {
-    /// What the message is.
-    pub code: MgmtCode,
-    /// SAP of the sender of this message.
-    pub ssap: u8,
-    /// SAP of the receiver of this message (the requester's, in FLOW_REPLY).
-    pub dsap: u8,
-    /// QoS of the requested flow (FLOW_REQ).
-    pub qos: QosSpec,
-    /// Allocation result (FLOW_REPLY).
-    pub response: i32,
-    /// Name hash (FLOW_REQ and name queries); empty for FLOW_REPLY.
-    pub hash: &'a [u8],
-    /// Piggybacked data, the OAP header (FLOW_REQ, FLOW_REPLY).
-    pub data: &'a [u8],
-}
-
-impl<'a> LlcMgmtRepr<'a> {
-    /// Reads a checked body whose layer hashes are `hash_len` octets.
-    pub fn parse<T: AsRef<[u8]> + ?Sized>(msg: &LlcMgmt<&'a T>, hash_len: usize) -> Result<LlcMgmtRepr<'a>> {
-        msg.check_len()?;
-        let code = MgmtCode::try_from(msg.code())?;
-        let trailer = &msg.buffer.as_ref()[mgmt_field::TRAILER..];
-        let (hash, data) = code.trailer().split(trailer, hash_len, MGMT_LEN)?;
-        Ok(LlcMgmtRepr {
-            code,
-            ssap: msg.ssap(),
-            dsap: msg.dsap(),
-            qos: msg.qos(),
-            response: msg.response(),
-            hash,
-            data,
-        })
-    }
-
-    /// Octets [`LlcMgmtRepr::emit`] writes.
-    pub const fn buffer_len(&self) -> usize {
-        MGMT_LEN + self.hash.len() + self.data.len()
-    }
-
-    /// Writes the body into the first [`LlcMgmtRepr::buffer_len`] octets;
-    /// fails when the buffer is shorter, the body does not fit a frame, or
-    /// the code does not carry the trailer pieces given.
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, msg: &mut LlcMgmt<T>) -> Result<()> {
-        self.code.check_trailer(self.hash, self.data)?;
-        view::check_emit(self.buffer_len(), MAX_MGMT_LEN, msg.buffer.as_ref().len())?;
-        msg.set_ssap(self.ssap);
-        msg.set_dsap(self.dsap);
-        msg.set_code(self.code as u8);
-        msg.set_qos(&self.qos);
-        msg.set_response(self.response);
-        trailer::put(msg.trailer_mut(), self.hash, self.data);
-        Ok(())
-    }
-}
-
-impl fmt::Display for LlcMgmtRepr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "llc-mgmt {} ssap {} dsap {} response {} hash {} data {} ({})",
-            self.code,
-            self.ssap,
-            self.dsap,
-            self.response,
-            Hex(self.hash),
-            self.data.len(),
-            self.qos
-        )
-    }
-}
+.checked();
 
 /// Decoder entry: a frame header and the payload it delimits round-trip.
 pub(crate) fn fuzz_frame(data: &[u8]) {
@@ -455,21 +315,12 @@ pub(crate) fn fuzz_frame(data: &[u8]) {
     );
 }
 
-/// Decoder entry: a management body of a SHA3-256 layer round-trips.
-pub(crate) fn fuzz_mgmt(data: &[u8]) {
-    crate::decoders::round_trip(
-        "llc_mgmt",
-        data,
-        |d| LlcMgmtRepr::parse(&LlcMgmt::new_checked(d)?, crate::decoders::FUZZ_HASH_LEN),
-        LlcMgmtRepr::buffer_len,
-        |repr, out| repr.emit(&mut LlcMgmt::new_unchecked(out)),
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{SHA3_256_OPING, arb_mac, arb_mgmt_trailer, arb_qos, fuzz_with_code, oap_request, unhex};
+    use crate::fixtures::{SHA3_256_OPING, arb_mac, oap_request, unhex};
+    use crate::qos::QosSpec;
+    use crate::shim_mgmt::{Framing, ShimMgmt};
     use proptest::prelude::*;
 
     fn mac(last: u8) -> MacAddr {
@@ -565,12 +416,9 @@ mod tests {
     fn flow_req_body_lays_out_sap_first_and_qos_in_its_own_order() {
         let hash = unhex(SHA3_256_OPING);
         let oap = oap_request();
-        let repr = LlcMgmtRepr {
-            code: MgmtCode::FlowReq,
-            ssap: 2,
-            dsap: 0,
+        let repr = ShimMgmt::FlowReq {
+            requester: 2,
             qos: QosSpec::RAW,
-            response: 0,
             hash: &hash,
             data: &oap,
         };
@@ -588,11 +436,10 @@ mod tests {
         assert_eq!(expected.len(), MGMT_LEN);
         expected.extend(&hash);
         expected.extend(&oap);
-        let mut out = vec![0u8; repr.buffer_len()];
-        repr.emit(&mut LlcMgmt::new_unchecked(&mut out[..])).expect("fits");
+        let mut out = vec![0u8; Framing::EthLlc.buffer_len(&repr)];
+        assert_eq!(Framing::EthLlc.emit(&repr, &mut out), Ok(expected.len()));
         assert_eq!(out, expected);
-        let msg = LlcMgmt::new_checked(&expected[..]).expect("valid");
-        assert_eq!(LlcMgmtRepr::parse(&msg, 32), Ok(repr));
+        assert_eq!(Framing::EthLlc.parse(&expected, 32), Ok(repr));
     }
 
     #[test]
@@ -603,19 +450,25 @@ mod tests {
         body[2] = 1; // FLOW_REPLY
         body[32..36].copy_from_slice(&(-1008i32).to_be_bytes());
         body.extend([7; 84]);
-        let msg = LlcMgmt::new_checked(&body[..]).expect("valid");
-        let repr = LlcMgmtRepr::parse(&msg, 32).expect("valid reply");
-        assert_eq!((repr.ssap, repr.dsap, repr.response), (5, 2, -1008));
-        assert_eq!((repr.hash.len(), repr.data.len()), (0, 84));
+        assert_eq!(
+            Framing::EthLlc.parse(&body, 32),
+            Ok(ShimMgmt::FlowReply {
+                requester: 2,
+                responder: 5,
+                response: -1008,
+                data: &[7; 84],
+            })
+        );
     }
 
     #[test]
     fn body_that_cannot_fit_a_frame_is_refused() {
         let body = vec![0u8; MAX_MGMT_LEN + 1];
         assert_eq!(
-            LlcMgmt::new_checked(&body[..]),
+            Framing::EthLlc.parse(&body, 32),
             Err(WireError::TooLong { len: 1533, max: 1532 })
         );
+        assert_eq!(Framing::EthLlc.max_len(), MAX_PAYLOAD_LEN);
     }
 
     proptest! {
@@ -644,25 +497,6 @@ mod tests {
             frame.extend(&payload);
             frame.extend(std::iter::repeat_n(0, pad));
             fuzz_frame(&frame);
-        }
-
-        #[test]
-        fn mgmt_repr_emit_then_parse_is_identity(
-            (code, hash, data) in arb_mgmt_trailer(),
-            ssap in any::<u8>(), dsap in any::<u8>(), qos in arb_qos(), response in any::<i32>(),
-        ) {
-            let repr = LlcMgmtRepr { code, ssap, dsap, qos, response, hash: &hash, data: &data };
-            let mut out = vec![0u8; repr.buffer_len()];
-            repr.emit(&mut LlcMgmt::new_unchecked(&mut out[..])).expect("fits");
-            let msg = LlcMgmt::new_checked(&out[..]).expect("emitted body");
-            prop_assert_eq!(LlcMgmtRepr::parse(&msg, 32), Ok(repr));
-        }
-
-        #[test]
-        fn mgmt_parse_then_emit_is_identity(
-            code in 0u8..5, body in proptest::collection::vec(any::<u8>(), MGMT_LEN..MGMT_LEN + 120)
-        ) {
-            fuzz_with_code(fuzz_mgmt, body, mgmt_field::CODE, code, MGMT_LEN);
         }
     }
 }

@@ -45,17 +45,22 @@
 //!             nothing for FLOW_REPLY
 //! ```
 //!
-//! The QoS has no timeout field. The C receiver refuses a message whose
-//! length is not exactly 30 (+ hash), and so does parsing. Fields a code
-//! does not use were left uninitialised by the C sender; they are kept as
-//! read.
+//! The QoS has no timeout field: it reads as 0 and is not sent. The C
+//! receiver refuses a message whose length is not exactly 30 (+ hash), and
+//! so does parsing; there is no OAP header. Fields a code does not use
+//! were left uninitialised by the C sender: they are ignored when read
+//! and written as zero.
+//!
+//! What a message says is a [`ShimMgmt`](crate::shim_mgmt::ShimMgmt), the
+//! same for every shim; [`MGMT_LAYOUT`] states where raptor puts each
+//! field, and [`Framing::Raptor`](crate::shim_mgmt::Framing::Raptor)
+//! parses and emits through it (EIDs and the response of 8 bits, a wider
+//! one refused).
 
 use core::fmt;
 
-pub use crate::dix::MgmtCode;
-use crate::octets::Hex;
-use crate::qos::QosSpec;
-use crate::trailer::Trailer;
+use crate::qos_fields::QosFields;
+use crate::shim_mgmt::{IntField, MgmtLayout};
 use crate::view::{self, impl_view};
 use crate::{Result, WireError};
 
@@ -71,7 +76,7 @@ pub const MAX_PAYLOAD_LEN: usize = MAX_FRAME_LEN - HEADER_LEN;
 /// The EID of management frames.
 pub const MGMT_EID: u8 = 1;
 /// Octets of the fixed part of a management message.
-pub const MGMT_LEN: usize = mgmt_field::TRAILER;
+pub const MGMT_LEN: usize = MGMT_LAYOUT.fixed_len;
 
 mod field {
     use core::ops::Range;
@@ -211,15 +216,24 @@ impl fmt::Display for RaptorRepr {
     }
 }
 
-mod mgmt_field {
-    use crate::qos_fields::QosFields;
-
-    pub const CODE: usize = 0;
-    pub const SEID: usize = 1;
-    pub const DEID: usize = 2;
-    pub const RESPONSE: usize = 3;
-    pub const TRAILER: usize = 30;
-    pub const QOS: QosFields = QosFields {
+/// Where the management message puts each field (the shared codec,
+/// [`crate::shim_mgmt`], reads and writes through it).
+pub(crate) const MGMT_LAYOUT: MgmtLayout = MgmtLayout {
+    shim: "raptor",
+    code_name: "raptor management code",
+    fixed_len: 30,
+    max_len: MAX_PAYLOAD_LEN,
+    code: 0,
+    codes: [Some(0), Some(1), Some(2), Some(3)],
+    zero_word: None,
+    // seid: the sender's EID, so the requester's in a request and the
+    // responder's in a reply; deid: the receiver's.
+    request_requester: IntField::eid(1, 1),
+    reply_requester: IntField::eid(2, 1),
+    reply_responder: IntField::eid(1, 1),
+    // Truncated to 8 bits by the C sender: a wider one is refused here.
+    response: IntField::response(3, 1),
+    qos: QosFields {
         loss: 4,
         bandwidth: 8,
         ber: 16,
@@ -228,176 +242,12 @@ mod mgmt_field {
         timeout: None,
         in_order: 28,
         availability: 29,
-    }
-    .within(TRAILER);
+    },
+    fixed_hash_len: None,
+    // The C receiver takes exactly 30 octets plus the hash.
+    data: false,
 }
-
-/// The pieces after the fixed part: the hash where eth-dix has one, and
-/// never data (the C receiver takes exactly 30 octets plus the hash).
-const fn mgmt_trailer(code: MgmtCode) -> Trailer {
-    Trailer {
-        hash: code.has_hash(),
-        data: false,
-    }
-}
-
-/// A read/write view of a raptor management message (payload of EID 1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RaptorMgmt<T: AsRef<[u8]>> {
-    buffer: T,
-}
-
-impl_view!(
-    RaptorMgmt,
-    "Wraps a buffer holding the 30-octet fixed part, within a frame."
-);
-
-impl<T: AsRef<[u8]>> RaptorMgmt<T> {
-    /// Checks the fixed part is present and the message fits in a frame.
-    pub fn check_len(&self) -> Result<()> {
-        view::check_bounds(self.buffer.as_ref().len(), MGMT_LEN, MAX_PAYLOAD_LEN)
-    }
-
-    /// The raw code octet.
-    pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[mgmt_field::CODE]
-    }
-
-    /// EID of the sender of this message.
-    pub fn seid(&self) -> u8 {
-        self.buffer.as_ref()[mgmt_field::SEID]
-    }
-
-    /// EID of the receiver of this message (FLOW_REPLY).
-    pub fn deid(&self) -> u8 {
-        self.buffer.as_ref()[mgmt_field::DEID]
-    }
-
-    /// Allocation result, truncated to 8 bits by the C sender (FLOW_REPLY).
-    pub fn response(&self) -> i8 {
-        self.buffer.as_ref()[mgmt_field::RESPONSE] as i8
-    }
-
-    /// The QoS fields (FLOW_REQ); timeout is not carried and reads as 0.
-    pub fn qos(&self) -> QosSpec {
-        mgmt_field::QOS.read(self.buffer.as_ref())
-    }
-
-    /// Everything after the fixed part.
-    pub fn trailer(&self) -> &[u8] {
-        &self.buffer.as_ref()[mgmt_field::TRAILER..]
-    }
-}
-
-impl<T: AsRef<[u8]> + AsMut<[u8]>> RaptorMgmt<T> {
-    /// Sets the raw code octet.
-    pub fn set_code(&mut self, code: u8) {
-        self.buffer.as_mut()[mgmt_field::CODE] = code;
-    }
-
-    /// Sets the sender's EID.
-    pub fn set_seid(&mut self, eid: u8) {
-        self.buffer.as_mut()[mgmt_field::SEID] = eid;
-    }
-
-    /// Sets the receiver's EID.
-    pub fn set_deid(&mut self, eid: u8) {
-        self.buffer.as_mut()[mgmt_field::DEID] = eid;
-    }
-
-    /// Sets the allocation result.
-    pub fn set_response(&mut self, response: i8) {
-        self.buffer.as_mut()[mgmt_field::RESPONSE] = response as u8;
-    }
-
-    /// Sets the QoS fields; the timeout has no field and is dropped.
-    pub fn set_qos(&mut self, qos: &QosSpec) {
-        mgmt_field::QOS.write(self.buffer.as_mut(), qos);
-    }
-
-    /// Everything after the fixed part, writable.
-    pub fn trailer_mut(&mut self) -> &mut [u8] {
-        &mut self.buffer.as_mut()[mgmt_field::TRAILER..]
-    }
-}
-
-/// A raptor management message; the hash borrows the buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RaptorMgmtRepr<'a> {
-    /// What the message is.
-    pub code: MgmtCode,
-    /// EID of the sender of this message.
-    pub seid: u8,
-    /// EID of the receiver of this message (FLOW_REPLY).
-    pub deid: u8,
-    /// Allocation result (FLOW_REPLY).
-    pub response: i8,
-    /// QoS of the requested flow (FLOW_REQ); `timeout` is not carried,
-    /// parses as 0 and is ignored on emit.
-    pub qos: QosSpec,
-    /// Name hash (FLOW_REQ, name queries); empty in FLOW_REPLY.
-    pub hash: &'a [u8],
-}
-
-impl<'a> RaptorMgmtRepr<'a> {
-    /// Reads a checked message of a layer whose hashes are `hash_len` octets.
-    pub fn parse<T: AsRef<[u8]> + ?Sized>(msg: &RaptorMgmt<&'a T>, hash_len: usize) -> Result<RaptorMgmtRepr<'a>> {
-        msg.check_len()?;
-        let code = MgmtCode::try_from(msg.code())?;
-        let (hash, _) = mgmt_trailer(code).split(&msg.buffer.as_ref()[mgmt_field::TRAILER..], hash_len, MGMT_LEN)?;
-        Ok(RaptorMgmtRepr {
-            code,
-            seid: msg.seid(),
-            deid: msg.deid(),
-            response: msg.response(),
-            qos: msg.qos(),
-            hash,
-        })
-    }
-
-    /// Octets [`RaptorMgmtRepr::emit`] writes.
-    pub const fn buffer_len(&self) -> usize {
-        MGMT_LEN + self.hash.len()
-    }
-
-    /// Writes the message into the first [`RaptorMgmtRepr::buffer_len`]
-    /// octets; fails when the buffer is shorter, the message does not fit
-    /// a frame, or a FLOW_REPLY is given a hash.
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, msg: &mut RaptorMgmt<T>) -> Result<()> {
-        self.code.check_trailer(self.hash, &[])?;
-        view::check_emit(self.buffer_len(), MAX_PAYLOAD_LEN, msg.buffer.as_ref().len())?;
-        msg.set_code(self.code as u8);
-        msg.set_seid(self.seid);
-        msg.set_deid(self.deid);
-        msg.set_response(self.response);
-        msg.set_qos(&self.qos);
-        msg.trailer_mut()[..self.hash.len()].copy_from_slice(self.hash);
-        Ok(())
-    }
-}
-
-impl fmt::Display for RaptorMgmtRepr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let q = &self.qos;
-        write!(
-            f,
-            "raptor-mgmt {} seid {} deid {} response {} hash {} (qos delay={} bw={} avail={} \
-             loss={} ber={} in_order={} max_gap={})",
-            self.code,
-            self.seid,
-            self.deid,
-            self.response,
-            Hex(self.hash),
-            q.delay,
-            q.bandwidth,
-            q.availability,
-            q.loss,
-            q.ber,
-            q.in_order,
-            q.max_gap
-        )
-    }
-}
+.checked();
 
 /// Decoder entry: a frame header and the payload it delimits round-trip.
 pub(crate) fn fuzz_frame(data: &[u8]) {
@@ -411,21 +261,12 @@ pub(crate) fn fuzz_frame(data: &[u8]) {
     );
 }
 
-/// Decoder entry: a management message of a SHA3-256 layer round-trips.
-pub(crate) fn fuzz_mgmt(data: &[u8]) {
-    crate::decoders::round_trip(
-        "raptor_mgmt",
-        data,
-        |d| RaptorMgmtRepr::parse(&RaptorMgmt::new_checked(d)?, crate::decoders::FUZZ_HASH_LEN),
-        RaptorMgmtRepr::buffer_len,
-        |repr, out| repr.emit(&mut RaptorMgmt::new_unchecked(out)),
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{QOS_UNSET, SHA3_256_OPING, arb_mgmt_trailer, arb_qos, fuzz_with_code, unhex};
+    use crate::fixtures::{SHA3_256_OPING, unhex};
+    use crate::qos::QosSpec;
+    use crate::shim_mgmt::{Framing, ShimMgmt};
     use proptest::prelude::*;
 
     #[test]
@@ -475,16 +316,14 @@ mod tests {
     #[test]
     fn flow_req_is_the_fixed_part_and_the_hash_exactly() {
         let hash = unhex(SHA3_256_OPING);
-        let repr = RaptorMgmtRepr {
-            code: MgmtCode::FlowReq,
-            seid: 2,
-            deid: 0,
-            response: 0,
+        let repr = ShimMgmt::FlowReq {
+            requester: 2,
             qos: QosSpec {
                 timeout: 0,
                 ..QosSpec::RAW
             },
             hash: &hash,
+            data: &[],
         };
         let mut expected = unhex(
             "00 02 00 00
@@ -497,16 +336,23 @@ mod tests {
         );
         assert_eq!(expected.len(), MGMT_LEN);
         expected.extend(&hash);
-        let mut out = vec![0u8; repr.buffer_len()];
-        repr.emit(&mut RaptorMgmt::new_unchecked(&mut out[..])).expect("fits");
+        let mut out = vec![0u8; Framing::Raptor.buffer_len(&repr)];
+        Framing::Raptor.emit(&repr, &mut out).expect("fits");
         assert_eq!(out, expected);
-        let msg = RaptorMgmt::new_checked(&expected[..]).expect("valid");
-        assert_eq!(RaptorMgmtRepr::parse(&msg, 32), Ok(repr));
+        assert_eq!(Framing::Raptor.parse(&expected, 32), Ok(repr));
+        // The timeout has no field: it is not sent.
+        let with_timeout = ShimMgmt::FlowReq {
+            requester: 2,
+            qos: QosSpec::RAW,
+            hash: &hash,
+            data: &[],
+        };
+        Framing::Raptor.emit(&with_timeout, &mut out).expect("fits");
+        assert_eq!(out, expected);
 
         expected.push(0);
-        let msg = RaptorMgmt::new_checked(&expected[..]).expect("length ok");
         assert_eq!(
-            RaptorMgmtRepr::parse(&msg, 32),
+            Framing::Raptor.parse(&expected, 32),
             Err(WireError::TooLong { len: 63, max: 62 })
         );
     }
@@ -518,13 +364,19 @@ mod tests {
         body[1] = 3;
         body[2] = 2;
         body[3] = (-1i8) as u8;
-        let msg = RaptorMgmt::new_checked(&body[..]).expect("valid");
-        let repr = RaptorMgmtRepr::parse(&msg, 32).expect("valid reply");
-        assert_eq!((repr.seid, repr.deid, repr.response, repr.hash), (3, 2, -1, &[][..]));
-        body.push(0);
-        let msg = RaptorMgmt::new_checked(&body[..]).expect("length ok");
+        // seid: the responder, who sends it; deid: the requester.
         assert_eq!(
-            RaptorMgmtRepr::parse(&msg, 32),
+            Framing::Raptor.parse(&body, 32),
+            Ok(ShimMgmt::FlowReply {
+                requester: 2,
+                responder: 3,
+                response: -1,
+                data: &[],
+            })
+        );
+        body.push(0);
+        assert_eq!(
+            Framing::Raptor.parse(&body, 32),
             Err(WireError::TooLong { len: 31, max: 30 })
         );
     }
@@ -532,28 +384,18 @@ mod tests {
     #[test]
     fn management_frame_carries_a_name_query_to_eid_1() {
         let hash = unhex(SHA3_256_OPING);
-        let query = RaptorMgmtRepr {
-            code: MgmtCode::NameQueryReq,
-            seid: 0,
-            deid: 0,
-            response: 0,
-            qos: QOS_UNSET,
-            hash: &hash,
-        };
+        let query = ShimMgmt::NameQuery { hash: &hash };
         let header = RaptorRepr {
             eid: MGMT_EID,
-            payload_len: query.buffer_len() as u16,
+            payload_len: Framing::Raptor.buffer_len(&query) as u16,
         };
         let mut page = vec![0u8; PAGE_LEN];
         let mut frame = RaptorFrame::new_unchecked(&mut page[..]);
         header.emit(&mut frame).expect("fits");
-        query
-            .emit(&mut RaptorMgmt::new_unchecked(frame.payload_mut()))
-            .expect("fits");
+        Framing::Raptor.emit(&query, frame.payload_mut()).expect("fits");
         assert_eq!(page[..3], [65, 0, 1]);
         let frame = RaptorFrame::new_checked(&page[..]).expect("valid");
-        let msg = RaptorMgmt::new_checked(frame.payload()).expect("valid");
-        assert_eq!(RaptorMgmtRepr::parse(&msg, 32), Ok(query));
+        assert_eq!(Framing::Raptor.parse(frame.payload(), 32), Ok(query));
     }
 
     proptest! {
@@ -575,26 +417,6 @@ mod tests {
             data.extend(&payload);
             data.extend(std::iter::repeat_n(0xee, pad));
             fuzz_frame(&data);
-        }
-
-        #[test]
-        fn mgmt_repr_emit_then_parse_is_identity(
-            (code, hash, _) in arb_mgmt_trailer(),
-            eids in any::<(u8, u8)>(), response in any::<i8>(), qos in arb_qos(),
-        ) {
-            let qos = QosSpec { timeout: 0, ..qos };
-            let repr = RaptorMgmtRepr { code, seid: eids.0, deid: eids.1, response, qos, hash: &hash };
-            let mut out = vec![0u8; repr.buffer_len()];
-            repr.emit(&mut RaptorMgmt::new_unchecked(&mut out[..])).expect("fits");
-            let msg = RaptorMgmt::new_checked(&out[..]).expect("emitted message");
-            prop_assert_eq!(RaptorMgmtRepr::parse(&msg, 32), Ok(repr));
-        }
-
-        #[test]
-        fn mgmt_parse_then_emit_is_identity(
-            code in 0u8..5, body in proptest::collection::vec(any::<u8>(), MGMT_LEN..MGMT_LEN + 40)
-        ) {
-            fuzz_with_code(fuzz_mgmt, body, mgmt_field::CODE, code, MGMT_LEN);
         }
     }
 }

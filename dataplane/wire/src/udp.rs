@@ -36,14 +36,19 @@
 //! the requester's, and the responder's own EID travels in `d_eid`. The C
 //! receiver copies management datagrams into a 2048-octet buffer without
 //! a bound check, so longer ones are refused here and never emitted.
+//!
+//! What a message says is a [`ShimMgmt`](crate::shim_mgmt::ShimMgmt), the
+//! same for every shim; [`MGMT_LAYOUT`] states where UDP puts each field,
+//! and [`Framing::Udp`](crate::shim_mgmt::Framing::Udp) parses and emits
+//! through it (name queries refused: UDP has none).
 
 use core::fmt;
 
-use crate::octets::{Hex, put_u32_be, u32_be};
-use crate::qos::QosSpec;
-use crate::trailer::{self, Trailer};
+use crate::Result;
+use crate::octets::{put_u32_be, u32_be};
+use crate::qos_fields::QosFields;
+use crate::shim_mgmt::{IntField, MgmtLayout};
 use crate::view::{self, impl_view};
-use crate::{Result, WireError};
 
 /// Octets of the EID word.
 pub const HEADER_LEN: usize = 4;
@@ -60,7 +65,7 @@ pub const MAX_SDU_UDP4: usize = MAX_DATAGRAM_UDP4 - HEADER_LEN;
 /// Largest SDU over udp6.
 pub const MAX_SDU_UDP6: usize = MAX_DATAGRAM_UDP6 - HEADER_LEN;
 /// Octets of the fixed part of a management message.
-pub const MGMT_LEN: usize = mgmt_field::TRAILER;
+pub const MGMT_LEN: usize = MGMT_LAYOUT.fixed_len;
 /// Longest management message, the C receiver's buffer.
 pub const MAX_MGMT_LEN: usize = 2048;
 /// Octets of the name hash: UDP layers always use MD5.
@@ -138,62 +143,24 @@ impl fmt::Display for UdpRepr {
     }
 }
 
-/// Management message codes of the UDP shim (not those of eth-dix).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum UdpMgmtCode {
-    /// Flow allocation request: MD5 hash, then the OAP request.
-    FlowReq = 1,
-    /// Flow allocation reply: the OAP response.
-    FlowReply = 2,
-}
-
-impl UdpMgmtCode {
-    /// The pieces after the fixed part.
-    const fn trailer(self) -> Trailer {
-        match self {
-            UdpMgmtCode::FlowReq => Trailer::HASH_AND_DATA,
-            UdpMgmtCode::FlowReply => Trailer::DATA,
-        }
-    }
-}
-
-impl TryFrom<u8> for UdpMgmtCode {
-    type Error = WireError;
-
-    fn try_from(code: u8) -> Result<UdpMgmtCode> {
-        match code {
-            1 => Ok(UdpMgmtCode::FlowReq),
-            2 => Ok(UdpMgmtCode::FlowReply),
-            _ => Err(WireError::UnknownCode {
-                what: "UDP management code",
-                value: code.into(),
-            }),
-        }
-    }
-}
-
-impl fmt::Display for UdpMgmtCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            UdpMgmtCode::FlowReq => "FLOW_REQ",
-            UdpMgmtCode::FlowReply => "FLOW_REPLY",
-        })
-    }
-}
-
-mod mgmt_field {
-    use core::ops::Range;
-
-    use crate::qos_fields::QosFields;
-
-    pub const EID: Range<usize> = 0..4;
-    pub const S_EID: Range<usize> = 4..8;
-    pub const D_EID: Range<usize> = 8..12;
-    pub const RESPONSE: Range<usize> = 12..16;
-    pub const CODE: usize = 44;
-    pub const TRAILER: usize = 47;
-    pub const QOS: QosFields = QosFields {
+/// Where the management message puts each field (the shared codec,
+/// [`crate::shim_mgmt`], reads and writes through it).
+pub(crate) const MGMT_LAYOUT: MgmtLayout = MgmtLayout {
+    shim: "udp",
+    code_name: "UDP management code",
+    fixed_len: 47,
+    max_len: MAX_MGMT_LEN,
+    code: 44,
+    // No name queries: names are resolved outside the layer (§4.3).
+    codes: [Some(1), Some(2), None, None],
+    zero_word: Some(IntField::eid(0, HEADER_LEN)),
+    // s_eid is the requester's in both codes; the responder's EID travels
+    // in d_eid.
+    request_requester: IntField::eid(4, 4),
+    reply_requester: IntField::eid(4, 4),
+    reply_responder: IntField::eid(8, 4),
+    response: IntField::response(12, 4),
+    qos: QosFields {
         bandwidth: 16,
         delay: 24,
         loss: 28,
@@ -202,183 +169,11 @@ mod mgmt_field {
         timeout: Some(40),
         availability: 45,
         in_order: 46,
-    }
-    .within(TRAILER);
+    },
+    fixed_hash_len: Some(HASH_LEN),
+    data: true,
 }
-
-/// A read/write view of a UDP management message, EID word included.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UdpMgmt<T: AsRef<[u8]>> {
-    buffer: T,
-}
-
-impl_view!(UdpMgmt, "Wraps a buffer of 47 to 2048 octets.");
-
-impl<T: AsRef<[u8]>> UdpMgmt<T> {
-    /// Checks the fixed part is present and the whole fits the C
-    /// receiver's buffer.
-    pub fn check_len(&self) -> Result<()> {
-        view::check_bounds(self.buffer.as_ref().len(), MGMT_LEN, MAX_MGMT_LEN)
-    }
-
-    /// The EID word; 0 in every management message.
-    pub fn eid(&self) -> u32 {
-        u32_be(&self.buffer.as_ref()[mgmt_field::EID])
-    }
-
-    /// The requester's EID (in both codes).
-    pub fn s_eid(&self) -> u32 {
-        u32_be(&self.buffer.as_ref()[mgmt_field::S_EID])
-    }
-
-    /// The responder's EID (FLOW_REPLY).
-    pub fn d_eid(&self) -> u32 {
-        u32_be(&self.buffer.as_ref()[mgmt_field::D_EID])
-    }
-
-    /// Allocation result (FLOW_REPLY).
-    pub fn response(&self) -> i32 {
-        u32_be(&self.buffer.as_ref()[mgmt_field::RESPONSE]) as i32
-    }
-
-    /// The QoS fields (FLOW_REQ).
-    pub fn qos(&self) -> QosSpec {
-        mgmt_field::QOS.read(self.buffer.as_ref())
-    }
-
-    /// The raw code octet.
-    pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[mgmt_field::CODE]
-    }
-
-    /// Everything after the fixed part.
-    pub fn trailer(&self) -> &[u8] {
-        &self.buffer.as_ref()[mgmt_field::TRAILER..]
-    }
-}
-
-impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpMgmt<T> {
-    /// Sets the EID word.
-    pub fn set_eid(&mut self, eid: u32) {
-        put_u32_be(&mut self.buffer.as_mut()[mgmt_field::EID], eid);
-    }
-
-    /// Sets the requester's EID.
-    pub fn set_s_eid(&mut self, eid: u32) {
-        put_u32_be(&mut self.buffer.as_mut()[mgmt_field::S_EID], eid);
-    }
-
-    /// Sets the responder's EID.
-    pub fn set_d_eid(&mut self, eid: u32) {
-        put_u32_be(&mut self.buffer.as_mut()[mgmt_field::D_EID], eid);
-    }
-
-    /// Sets the allocation result.
-    pub fn set_response(&mut self, response: i32) {
-        put_u32_be(&mut self.buffer.as_mut()[mgmt_field::RESPONSE], response as u32);
-    }
-
-    /// Sets all QoS fields.
-    pub fn set_qos(&mut self, qos: &QosSpec) {
-        mgmt_field::QOS.write(self.buffer.as_mut(), qos);
-    }
-
-    /// Sets the raw code octet.
-    pub fn set_code(&mut self, code: u8) {
-        self.buffer.as_mut()[mgmt_field::CODE] = code;
-    }
-
-    /// Everything after the fixed part, writable.
-    pub fn trailer_mut(&mut self) -> &mut [u8] {
-        &mut self.buffer.as_mut()[mgmt_field::TRAILER..]
-    }
-}
-
-/// A UDP management message; the trailer pieces borrow the buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct UdpMgmtRepr<'a> {
-    /// What the message is.
-    pub code: UdpMgmtCode,
-    /// The requester's EID, in the request and echoed in the reply.
-    pub s_eid: u32,
-    /// The responder's EID (FLOW_REPLY); 0 in a request.
-    pub d_eid: u32,
-    /// QoS of the requested flow (FLOW_REQ).
-    pub qos: QosSpec,
-    /// Allocation result (FLOW_REPLY).
-    pub response: i32,
-    /// MD5 hash of the name, [`HASH_LEN`] octets (FLOW_REQ); empty in a reply.
-    pub hash: &'a [u8],
-    /// Piggybacked data, the OAP header.
-    pub data: &'a [u8],
-}
-
-impl<'a> UdpMgmtRepr<'a> {
-    /// Reads a checked management message.
-    pub fn parse<T: AsRef<[u8]> + ?Sized>(msg: &UdpMgmt<&'a T>) -> Result<UdpMgmtRepr<'a>> {
-        msg.check_len()?;
-        if msg.eid() != MGMT_EID {
-            return Err(WireError::Invalid {
-                what: "management message with a non-zero EID",
-            });
-        }
-        let code = UdpMgmtCode::try_from(msg.code())?;
-        let trailer = &msg.buffer.as_ref()[mgmt_field::TRAILER..];
-        let (hash, data) = code.trailer().split(trailer, HASH_LEN, MGMT_LEN)?;
-        Ok(UdpMgmtRepr {
-            code,
-            s_eid: msg.s_eid(),
-            d_eid: msg.d_eid(),
-            qos: msg.qos(),
-            response: msg.response(),
-            hash,
-            data,
-        })
-    }
-
-    /// Octets [`UdpMgmtRepr::emit`] writes.
-    pub const fn buffer_len(&self) -> usize {
-        MGMT_LEN + self.hash.len() + self.data.len()
-    }
-
-    /// Writes the message, EID word included, into the first
-    /// [`UdpMgmtRepr::buffer_len`] octets; fails when the buffer is
-    /// shorter, the message is longer than 2048 octets, or the hash is not
-    /// 16 octets in a request / not empty in a reply.
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, msg: &mut UdpMgmt<T>) -> Result<()> {
-        // Unlike the eth shims' hash, MD5 has one length for every layer.
-        if self.hash.len() != self.code.trailer().hash_len(HASH_LEN) {
-            return Err(WireError::Invalid {
-                what: "UDP hash not 16 octets in FLOW_REQ / not empty in FLOW_REPLY",
-            });
-        }
-        view::check_emit(self.buffer_len(), MAX_MGMT_LEN, msg.buffer.as_ref().len())?;
-        msg.set_eid(MGMT_EID);
-        msg.set_s_eid(self.s_eid);
-        msg.set_d_eid(self.d_eid);
-        msg.set_response(self.response);
-        msg.set_qos(&self.qos);
-        msg.set_code(self.code as u8);
-        trailer::put(msg.trailer_mut(), self.hash, self.data);
-        Ok(())
-    }
-}
-
-impl fmt::Display for UdpMgmtRepr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "udp-mgmt {} s_eid {} d_eid {} response {} hash {} data {} ({})",
-            self.code,
-            self.s_eid,
-            self.d_eid,
-            self.response,
-            Hex(self.hash),
-            self.data.len(),
-            self.qos
-        )
-    }
-}
+.checked();
 
 /// Decoder entry: any datagram with an EID word round-trips.
 pub(crate) fn fuzz_datagram(data: &[u8]) {
@@ -395,21 +190,13 @@ pub(crate) fn fuzz_datagram(data: &[u8]) {
     );
 }
 
-/// Decoder entry: a management message round-trips.
-pub(crate) fn fuzz_mgmt(data: &[u8]) {
-    crate::decoders::round_trip(
-        "udp_mgmt",
-        data,
-        |d| UdpMgmtRepr::parse(&UdpMgmt::new_checked(d)?),
-        UdpMgmtRepr::buffer_len,
-        |repr, out| repr.emit(&mut UdpMgmt::new_unchecked(out)),
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{MD5_OPING, arb_qos, oap_request, oap_response, unhex};
+    use crate::WireError;
+    use crate::fixtures::{MD5_OPING, oap_request, oap_response, unhex};
+    use crate::qos::QosSpec;
+    use crate::shim_mgmt::{Framing, ShimMgmt};
     use proptest::prelude::*;
 
     #[test]
@@ -421,42 +208,35 @@ mod tests {
         assert_eq!(fixed.len(), MGMT_LEN);
         let hash = unhex(MD5_OPING);
         let oap = oap_request();
-        let repr = UdpMgmtRepr {
-            code: UdpMgmtCode::FlowReq,
-            s_eid: 64,
-            d_eid: 0,
+        let repr = ShimMgmt::FlowReq {
+            requester: 64,
             qos: QosSpec::RAW,
-            response: 0,
             hash: &hash,
             data: &oap,
         };
-        let mut out = vec![0u8; repr.buffer_len()];
-        repr.emit(&mut UdpMgmt::new_unchecked(&mut out[..])).expect("fits");
+        let mut out = vec![0u8; Framing::Udp.buffer_len(&repr)];
+        assert_eq!(Framing::Udp.emit(&repr, &mut out), Ok(out.len()));
         assert_eq!(out[..MGMT_LEN], fixed[..]);
         assert_eq!(out[MGMT_LEN..], [hash.clone(), oap.clone()].concat()[..]);
-        let msg = UdpMgmt::new_checked(&out[..]).expect("valid");
-        assert_eq!(UdpMgmtRepr::parse(&msg), Ok(repr));
+        assert_eq!(Framing::Udp.parse(&out, HASH_LEN), Ok(repr));
     }
 
     #[test]
     fn reply_echoes_the_requester_eid_in_s_eid() {
         let oap = oap_response();
-        let repr = UdpMgmtRepr {
-            code: UdpMgmtCode::FlowReply,
-            s_eid: 64,   // the requester's, echoed
-            d_eid: 4000, // the responder's own
-            qos: QosSpec::NP1,
+        let repr = ShimMgmt::FlowReply {
+            requester: 64,
+            responder: 4000,
             response: 0,
-            hash: &[],
             data: &oap,
         };
-        let mut out = vec![0u8; repr.buffer_len()];
-        repr.emit(&mut UdpMgmt::new_unchecked(&mut out[..])).expect("fits");
+        let mut out = vec![0u8; Framing::Udp.buffer_len(&repr)];
+        Framing::Udp.emit(&repr, &mut out).expect("fits");
         assert_eq!(out.len(), 47 + 84);
+        // s_eid: the requester's, echoed; d_eid: the responder's own.
         assert_eq!(out[4..12], unhex("00000040 00000fa0")[..]);
         assert_eq!(out[44], 2);
-        let msg = UdpMgmt::new_checked(&out[..]).expect("valid");
-        assert_eq!(UdpMgmtRepr::parse(&msg), Ok(repr));
+        assert_eq!(Framing::Udp.parse(&out, HASH_LEN), Ok(repr));
     }
 
     #[test]
@@ -478,15 +258,19 @@ mod tests {
     fn runts_oversized_and_non_zero_eid_messages_are_refused() {
         let mut msg = [0u8; MGMT_LEN];
         msg[44] = 2;
-        assert!(UdpMgmt::new_checked(&msg[..46]).is_err());
-        let ok = UdpMgmt::new_checked(&msg[..]).expect("valid length");
-        assert!(UdpMgmtRepr::parse(&ok).is_ok());
+        assert_eq!(
+            Framing::Udp.parse(&msg[..46], HASH_LEN),
+            Err(WireError::Truncated { need: 47, have: 46 })
+        );
+        assert!(Framing::Udp.parse(&msg, HASH_LEN).is_ok());
         msg[3] = 1;
-        let nonzero = UdpMgmt::new_checked(&msg[..]).expect("valid length");
-        assert!(matches!(UdpMgmtRepr::parse(&nonzero), Err(WireError::Invalid { .. })));
+        assert!(matches!(
+            Framing::Udp.parse(&msg, HASH_LEN),
+            Err(WireError::Invalid { .. })
+        ));
         let big = vec![0u8; MAX_MGMT_LEN + 1];
         assert_eq!(
-            UdpMgmt::new_checked(&big[..]),
+            Framing::Udp.parse(&big, HASH_LEN),
             Err(WireError::TooLong { len: 2049, max: 2048 })
         );
     }
@@ -495,17 +279,21 @@ mod tests {
     fn request_without_its_md5_hash_is_truncated_and_code_zero_unknown() {
         let mut msg = [0u8; MGMT_LEN + 15];
         msg[44] = 1;
-        let view = UdpMgmt::new_checked(&msg[..]).expect("valid length");
         assert_eq!(
-            UdpMgmtRepr::parse(&view),
+            Framing::Udp.parse(&msg, HASH_LEN),
             Err(WireError::Truncated { need: 63, have: 62 })
         );
-        msg[44] = 0;
-        let view = UdpMgmt::new_checked(&msg[..]).expect("valid length");
-        assert!(matches!(
-            UdpMgmtRepr::parse(&view),
-            Err(WireError::UnknownCode { value: 0, .. })
-        ));
+        for code in [0, 3] {
+            msg[44] = code;
+            assert_eq!(
+                Framing::Udp.parse(&msg, HASH_LEN),
+                Err(WireError::UnknownCode {
+                    what: "UDP management code",
+                    value: code.into()
+                }),
+                "no name query codes either"
+            );
+        }
     }
 
     proptest! {
@@ -518,33 +306,6 @@ mod tests {
                 repr.emit(&mut UdpDatagram::new_unchecked(&mut out[..]));
                 prop_assert_eq!(&out[..], &data[..4]);
             }
-        }
-
-        #[test]
-        fn mgmt_repr_emit_then_parse_is_identity(
-            request in any::<bool>(), s_eid in any::<u32>(), d_eid in any::<u32>(),
-            qos in arb_qos(), response in any::<i32>(),
-            hash in any::<[u8; 16]>(), data in proptest::collection::vec(any::<u8>(), 0..300),
-        ) {
-            let (code, hash) = if request {
-                (UdpMgmtCode::FlowReq, &hash[..])
-            } else {
-                (UdpMgmtCode::FlowReply, &[][..])
-            };
-            let repr = UdpMgmtRepr { code, s_eid, d_eid, qos, response, hash, data: &data };
-            let mut out = vec![0u8; repr.buffer_len()];
-            repr.emit(&mut UdpMgmt::new_unchecked(&mut out[..])).expect("fits");
-            let msg = UdpMgmt::new_checked(&out[..]).expect("emitted message");
-            prop_assert_eq!(UdpMgmtRepr::parse(&msg), Ok(repr));
-        }
-
-        #[test]
-        fn mgmt_parse_then_emit_is_identity(
-            code in 0u8..4, mut msg in proptest::collection::vec(any::<u8>(), MGMT_LEN..MGMT_LEN + 100)
-        ) {
-            msg[..4].fill(0);
-            msg[mgmt_field::CODE] = code;
-            fuzz_mgmt(&msg);
         }
     }
 }

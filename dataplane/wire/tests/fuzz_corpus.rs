@@ -25,18 +25,19 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use o7s_wire::decoders::{self, ALL};
-use o7s_wire::dix::{self, DixHeader, DixMgmt, DixMgmtRepr, MgmtCode};
+use o7s_wire::dix::{self, DixHeader};
 use o7s_wire::dt::{self, DtHeader, DtLayout};
 use o7s_wire::eth::{self, EthFrame, MacAddr};
 use o7s_wire::fa::{FaCode, FaMessage, FaRepr};
 use o7s_wire::frct::FrctHeader;
-use o7s_wire::llc::{self, LlcFrame, LlcMgmt, LlcMgmtRepr, LlcRepr};
+use o7s_wire::llc::{self, LlcFrame, LlcRepr};
 use o7s_wire::lsm::{Lsm, LsmRepr};
 use o7s_wire::oap::{OapHeader, OapKind, OapRepr};
 use o7s_wire::proto::{self, cep::CepMsg, dht::DhtMsg, enroll};
 use o7s_wire::qos::QosSpec;
-use o7s_wire::raptor::{self, RaptorFrame, RaptorMgmt, RaptorMgmtRepr, RaptorRepr};
-use o7s_wire::udp::{self, UdpDatagram, UdpMgmt, UdpMgmtCode, UdpMgmtRepr};
+use o7s_wire::raptor::{self, RaptorFrame, RaptorRepr};
+use o7s_wire::shim_mgmt::{Framing, ShimMgmt};
+use o7s_wire::udp::{self, UdpDatagram};
 
 mod common;
 
@@ -461,41 +462,42 @@ impl Dissector {
 }
 
 /// An eth-dix management message, and the same message as eth-llc and
-/// raptor carry it (raptor's when it has that code's fields).
+/// raptor carry it (raptor's when it has no OAP header, and EIDs of 8
+/// bits, as do the captures').
 fn dix_mgmt(seeds: &mut Candidates, name: &str, body: &[u8]) -> (String, Vec<u8>, Option<Vec<u8>>) {
-    let msg = DixMgmt::new_checked(body).expect("a management message");
-    let repr = DixMgmtRepr::parse(&msg, HASH_LEN).expect("valid");
-    let kind = format!("management {}", repr.code);
+    let msg = Framing::EthDix
+        .parse(body, HASH_LEN)
+        .expect("a valid management message");
+    let kind = format!("management {}", msg.name());
     seeds.add("dix_mgmt", name, &kind, body);
-    oap(seeds, name, repr.code == MgmtCode::FlowReq, repr.data);
+    oap(seeds, name, matches!(msg, ShimMgmt::FlowReq { .. }), msg.data());
 
-    let llc = LlcMgmtRepr {
-        code: repr.code,
-        ssap: repr.seid as u8,
-        dsap: repr.deid as u8,
-        qos: repr.qos,
-        response: repr.response,
-        hash: repr.hash,
-        data: repr.data,
-    };
-    let mut llc_body = vec![0; llc.buffer_len()];
-    llc.emit(&mut LlcMgmt::new_unchecked(&mut llc_body[..])).expect("fits");
+    let mut llc_body = vec![0; Framing::EthLlc.buffer_len(&msg)];
+    Framing::EthLlc
+        .emit(&msg, &mut llc_body)
+        .expect("the captures' EIDs fit 8-bit SAPs");
     seeds.add("llc_mgmt", name, &kind, &llc_body);
 
-    // Raptor carries no OAP header: only the messages without one.
-    let raptor_body = repr.data.is_empty().then(|| {
-        let raptor = RaptorMgmtRepr {
-            code: repr.code,
-            seid: repr.seid as u8,
-            deid: repr.deid as u8,
-            response: i8::try_from(repr.response).unwrap_or(i8::MIN),
-            qos: QosSpec { timeout: 0, ..repr.qos },
-            hash: repr.hash,
+    // Raptor carries no OAP header, and no QoS timeout.
+    let raptor_body = msg.data().is_empty().then(|| {
+        let msg = match msg {
+            ShimMgmt::FlowReq {
+                requester,
+                qos,
+                hash,
+                data,
+            } => ShimMgmt::FlowReq {
+                requester,
+                qos: QosSpec { timeout: 0, ..qos },
+                hash,
+                data,
+            },
+            other => other,
         };
-        let mut body = vec![0; raptor.buffer_len()];
-        raptor
-            .emit(&mut RaptorMgmt::new_unchecked(&mut body[..]))
-            .expect("fits");
+        let mut body = vec![0; Framing::Raptor.buffer_len(&msg)];
+        Framing::Raptor
+            .emit(&msg, &mut body)
+            .expect("the captures' EIDs and responses fit 8 bits");
         seeds.add("raptor_mgmt", name, &kind, &body);
         body
     });
@@ -541,10 +543,10 @@ fn udp4(seeds: &mut Candidates, name: &str, packet: &[u8]) -> String {
     let datagram = &packet[header_len + 8..total_len];
     let shim = UdpDatagram::new_checked(datagram).expect("a UDP shim datagram");
     let kind = if shim.eid() == udp::MGMT_EID {
-        let repr = UdpMgmtRepr::parse(&UdpMgmt::new_checked(datagram).expect("a message")).expect("valid");
-        let kind = format!("UDP management {}", repr.code);
+        let msg = Framing::Udp.parse(datagram, udp::HASH_LEN).expect("a valid message");
+        let kind = format!("UDP management {}", msg.name());
         seeds.add("udp_mgmt", name, &kind, datagram);
-        oap(seeds, name, repr.code == UdpMgmtCode::FlowReq, repr.data);
+        oap(seeds, name, matches!(msg, ShimMgmt::FlowReq { .. }), msg.data());
         kind
     } else {
         "UDP flow".to_owned()

@@ -17,7 +17,7 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use o7s_dataplane::forward::{Shim, Verdict, process};
-use o7s_dataplane::tables::{Encap, EthDixEncap, N1Flow, NextHop, Tables};
+use o7s_seam::tables::{Encap, EthDixEncap, N1Flow, NextHop, Tables};
 use o7s_wire::dt::{DtHeader, DtLayout, DtRepr};
 use o7s_wire::eth::MacAddr;
 use o7s_wire::qos::QosCube;
@@ -98,7 +98,7 @@ fn decide(c: &mut Criterion) {
         let got = match verdict {
             Verdict::Forward { .. } => "forward",
             Verdict::Deliver { .. } => "deliver",
-            Verdict::Punt => "punt",
+            Verdict::Punt(_) => "punt",
             Verdict::Drop(_) => "drop",
         };
         assert_eq!(got, expect, "{name}: {verdict:?}");

@@ -17,7 +17,8 @@
 //! The DT packet never moves: the old shim header is overwritten by the new
 //! one (eth-dix → eth-dix rewrites the same 18 octets), using the buffer's
 //! head room when the new header is longer (UDP → eth-dix). Every branch
-//! that refuses a frame names its [`DropReason`].
+//! that refuses a frame names its [`DropReason`], and every punt its
+//! [`PuntCause`].
 //!
 //! What a member never sends is refused rather than forwarded: a TTL of 0
 //! (the C prototype's decrement wraps it to 255) or above the layer's
@@ -27,12 +28,12 @@
 
 use std::net::SocketAddr;
 
+use o7s_seam::counters::DropReason;
+use o7s_seam::punt::PuntCause;
+use o7s_seam::tables::{Encap, PortId, Tables, demux_key};
 use o7s_wire::dix::{self, DixHeader, DixRepr};
 use o7s_wire::dt::{DtHeader, FIRST_FLOW_EID};
 use o7s_wire::eth::{self, EthFrame, EthRepr, MacAddr};
-
-use crate::counters::DropReason;
-use crate::tables::{Encap, PortId, Tables, demux_key};
 
 /// The shim a port carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +80,9 @@ pub enum Verdict {
         head: usize,
         len: usize,
     },
-    /// Give the whole frame to the control plane (management traffic).
-    Punt,
+    /// Give the whole frame to the control plane (management traffic),
+    /// for the reason given.
+    Punt(PuntCause),
     Drop(DropReason),
 }
 
@@ -141,13 +143,13 @@ pub fn process(
         }
     };
     if shim_eid == 0 {
-        return Verdict::Punt;
+        return Verdict::Punt(PuntCause::ShimMgmt);
     }
-    let Some(&flow) = t.demux.get(&demux_key(in_port, shim_eid)) else {
+    let Some(&flow_id) = t.demux.get(&demux_key(in_port, shim_eid)) else {
         return Drop(DropReason::UnknownFlow);
     };
     // In range: demux only holds ids of flows in the table.
-    let flow = &t.flows[flow as usize];
+    let flow = &t.flows[flow_id as usize];
     if let (Some(src), Encap::EthDix(e)) = (src, &flow.encap)
         && src != e.dst
     {
@@ -174,7 +176,7 @@ pub fn process(
     let dt_eid = dt.eid();
     if dst == t.address {
         if dt_eid < FIRST_FLOW_EID {
-            return Verdict::Punt;
+            return Verdict::Punt(PuntCause::LayerMgmt { flow: flow_id });
         }
         return match t.endpoints.get(&dt_eid) {
             Some(&endpoint) => Verdict::Deliver {
@@ -252,7 +254,7 @@ pub fn process(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tables::{EthDixEncap, N1Flow, NextHop, UdpEncap};
+    use o7s_seam::tables::{EthDixEncap, N1Flow, NextHop, UdpEncap};
     use o7s_wire::dt::{DtLayout, DtRepr};
     use o7s_wire::qos::QosCube;
 
@@ -425,8 +427,8 @@ mod tests {
             (to([1, 0, 0x5e, 0, 0, 1], 7), Verdict::Drop(DropReason::MulticastDst)),
             (to([0x33, 0x33, 0, 0, 0, 1], 0), Verdict::Drop(DropReason::MulticastDst)),
             (to([0xff; 6], 7), Verdict::Drop(DropReason::MulticastDst)),
-            (to([0xff; 6], 0), Verdict::Punt),
-            (to(MAC_IN.0, 0), Verdict::Punt),
+            (to([0xff; 6], 0), Verdict::Punt(PuntCause::ShimMgmt)),
+            (to(MAC_IN.0, 0), Verdict::Punt(PuntCause::ShimMgmt)),
         ];
         for (mut f, verdict) in cases {
             assert_eq!(run(&t, &mut f, |_| 0), verdict, "to {:02x?}", &f[0..6]);
@@ -452,16 +454,30 @@ mod tests {
         // Management has no flow yet: anyone may ask.
         let mut f = frame(0, 0, 0, 0, b"");
         f[6..12].copy_from_slice(&[2, 9, 9, 9, 9, 9]);
-        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Punt);
+        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Punt(PuntCause::ShimMgmt));
     }
 
     #[test]
     fn local_traffic_goes_to_endpoints_or_the_control_plane() {
         let t = tables();
         let mut f = frame(7, ME, 5, 0, b"fa");
-        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Punt, "flow allocator EID");
+        assert_eq!(
+            run(&t, &mut f, |_| 0),
+            Verdict::Punt(PuntCause::LayerMgmt { flow: 0 }),
+            "flow allocator EID, on flow 0 (\"in\")"
+        );
+        let mut f = frame(8, ME, 5, 1, b"dht");
+        assert_eq!(
+            run(&t, &mut f, |_| 0),
+            Verdict::Punt(PuntCause::LayerMgmt { flow: 1 }),
+            "DHT EID, on flow 1 (\"in-video\")"
+        );
         let mut f = frame(0, 0, 0, 0, b"");
-        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Punt, "eth-dix management");
+        assert_eq!(
+            run(&t, &mut f, |_| 0),
+            Verdict::Punt(PuntCause::ShimMgmt),
+            "eth-dix management"
+        );
         let mut f = frame(7, ME, 5, 71, b"x");
         assert_eq!(run(&t, &mut f, |_| 0), Verdict::Drop(DropReason::NoEndpoint));
     }
@@ -625,7 +641,10 @@ mod tests {
             Verdict::Drop(DropReason::ShortShimHeader)
         );
         let mut mgmt = [0u8; 47];
-        assert_eq!(process(&t, 5, Shim::Udp, &mut mgmt, 0, 47, |_| 0), Verdict::Punt);
+        assert_eq!(
+            process(&t, 5, Shim::Udp, &mut mgmt, 0, 47, |_| 0),
+            Verdict::Punt(PuntCause::ShimMgmt)
+        );
         // No head room for an Ethernet header in front of a UDP packet.
         let mut tight = vec![0u8; 4 + sdu.len()];
         tight[0..4].copy_from_slice(&0x0102_0304u32.to_be_bytes());

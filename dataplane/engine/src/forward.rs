@@ -244,10 +244,7 @@ pub fn process(
                 return Drop(DropReason::NoHeadroom);
             };
             // In range: new_head + 4 = sdu_start <= buf.len().
-            let Some(word) = buf[new_head..].first_chunk_mut::<{ udp::HEADER_LEN }>() else {
-                return Drop(DropReason::NoHeadroom);
-            };
-            UdpRepr { eid: u.eid }.emit(&mut UdpDatagram::new_unchecked(word));
+            UdpRepr { eid: u.eid }.emit(&mut UdpDatagram::new_unchecked(&mut buf[new_head..sdu_start]));
             Verdict::Forward {
                 port: out.port,
                 head: new_head,

@@ -66,7 +66,8 @@ pub enum DropReason {
     TxFull,
     /// The next hop's frame does not fit the buffer or the port's MTU.
     TooBig,
-    /// No head room left in the buffer for the next hop's shim header.
+    /// No head room left in the buffer for the next hop's shim header, or
+    /// for a punted frame's punt header.
     NoHeadroom,
 }
 

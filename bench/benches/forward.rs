@@ -12,23 +12,29 @@
 //! | transit | demux, DT checks, FIB lookup, next-hop rewrite: `Forward` |
 //! | deliver | demux, DT checks, endpoint lookup: `Deliver` |
 //! | unknown flow | the first refusal after the shim checks |
+//! | udp to eth-dix | a UDP-shim datagram (EID word) in, an eth-dix frame out |
+//! | eth-dix to udp | an eth-dix frame in, a UDP-shim datagram (EID word) out |
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use o7s_dataplane::forward::{Shim, Verdict, process};
-use o7s_dataplane::tables::{Encap, EthDixEncap, N1Flow, NextHop, Tables};
+use o7s_seam::tables::{Encap, EthDixEncap, N1Flow, NextHop, Tables, UdpEncap};
 use o7s_wire::dt::{DtHeader, DtLayout, DtRepr};
 use o7s_wire::eth::MacAddr;
 use o7s_wire::qos::QosCube;
 
 const ME: u64 = 0x0A00_0001;
 const FAR: u64 = 0x0A00_0009;
+/// Reached over the UDP shim.
+const FAR_UDP: u64 = 0x0A00_0042;
 const PORT_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x10]);
 const PEER_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x20]);
 const NEXT_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x30]);
 /// The port the frames arrive on.
 const SHIM: Shim = Shim::EthDix { mac: Some(PORT_MAC) };
+/// The UDP-shim port (2) datagrams arrive on, from its flow with EID 700.
+const UDP_EID: u32 = 700;
 /// Head room in front of the frame, as a pool buffer has.
 const HEAD: usize = 256;
 
@@ -56,8 +62,33 @@ fn tables() -> Tables {
         t.set_route(QosCube::BestEffort, 0x0B00_0000 + dst, NextHop::Single(out));
     }
     t.set_route(QosCube::BestEffort, FAR, NextHop::Single(out));
+    let udp = t.add_flow(
+        N1Flow {
+            name: "udp".into(),
+            port: 2,
+            encap: Encap::Udp(UdpEncap {
+                peer: "10.0.0.2:3435".parse().expect("an address"),
+                eid: 800,
+            }),
+            cube: QosCube::BestEffort,
+            up: true,
+        },
+        UDP_EID,
+    );
+    t.set_route(QosCube::BestEffort, FAR_UDP, NextHop::Single(udp));
     t.endpoints.insert(70, 0);
     t
+}
+
+/// The same DT packet as [`buffer`], behind the UDP shim's EID word.
+fn udp_buffer(dst: u64, dt_eid: u64) -> (Vec<u8>, usize) {
+    let (eth, _) = buffer(0, dst, dt_eid);
+    let sdu = &eth[HEAD + 18..];
+    let mut b = vec![0u8; HEAD + 4 + sdu.len()];
+    b[HEAD..HEAD + 4].copy_from_slice(&UDP_EID.to_be_bytes());
+    b[HEAD + 4..].copy_from_slice(sdu);
+    let len = b.len() - HEAD;
+    (b, len)
 }
 
 /// A buffer holding, at `HEAD`, an eth-dix frame on shim EID `shim_eid`
@@ -88,24 +119,25 @@ fn decide(c: &mut Criterion) {
     let t = tables();
     let mut g = c.benchmark_group("forward::process");
     g.throughput(Throughput::Elements(1));
-    for (name, shim_eid, dst, dt_eid, expect) in [
-        ("transit", 100, FAR, 4242, "forward"),
-        ("deliver", 100, ME, 70, "deliver"),
-        ("unknown flow", 999, FAR, 4242, "drop"),
+    for (name, port, shim, (pristine, len), expect) in [
+        ("transit", 0, SHIM, buffer(100, FAR, 4242), "forward"),
+        ("deliver", 0, SHIM, buffer(100, ME, 70), "deliver"),
+        ("unknown flow", 0, SHIM, buffer(999, FAR, 4242), "drop"),
+        ("udp to eth-dix", 2, Shim::Udp, udp_buffer(FAR, 4242), "forward"),
+        ("eth-dix to udp", 0, SHIM, buffer(100, FAR_UDP, 4242), "forward"),
     ] {
-        let (pristine, len) = buffer(shim_eid, dst, dt_eid);
-        let verdict = process(&t, 0, SHIM, &mut pristine.clone(), HEAD, len, |_| 0);
+        let verdict = process(&t, port, shim, &mut pristine.clone(), HEAD, len, |_| 0);
         let got = match verdict {
             Verdict::Forward { .. } => "forward",
             Verdict::Deliver { .. } => "deliver",
-            Verdict::Punt => "punt",
+            Verdict::Punt(_) => "punt",
             Verdict::Drop(_) => "drop",
         };
         assert_eq!(got, expect, "{name}: {verdict:?}");
         g.bench_function(name, |b| {
             b.iter_batched_ref(
                 || pristine.clone(),
-                |buf| process(&t, 0, black_box(SHIM), black_box(buf), HEAD, len, |_| 0),
+                |buf| process(&t, port, black_box(shim), black_box(buf), HEAD, len, |_| 0),
                 BatchSize::SmallInput,
             )
         });

@@ -15,8 +15,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{Irmd, Raw, eventually, start_under_umask_000};
-use o7s_app::msg::{self, reply, request};
 use o7s_netns::{KillOnDrop, require_root, workspace_bin};
+use o7s_seam::rpc::{self, reply, request};
 
 const NOBODY: u32 = 65534;
 
@@ -198,13 +198,13 @@ fn a_process_that_lies_about_its_program_gets_no_flows() {
 
     // This test binary says it is the service, and waits for its flows.
     let mut liar = Raw::connect(&irmd).unwrap();
-    let hello = request::Body::Hello(msg::Hello {
+    let hello = request::Body::Hello(rpc::Hello {
         program: service.to_string_lossy().into_owned(),
     });
     liar.send(1, hello).unwrap();
     let welcome = liar.recv(Duration::from_secs(5)).unwrap().expect("welcome");
     assert!(matches!(welcome.body, Some(reply::Body::Welcome(_))), "{welcome:?}");
-    let accept = request::Body::FlowAccept(msg::FlowAccept { timeout_ms: Some(1500) });
+    let accept = request::Body::FlowAccept(rpc::FlowAccept { timeout_ms: Some(1500) });
     liar.send(2, accept).unwrap();
 
     let out = irmd.command(&oping).args(["-n", "svc", "-c", "1"]).output().unwrap();

@@ -4,7 +4,7 @@
 mod common;
 
 use common::Irmd;
-use o7s_app::msg::reply;
+use o7s_seam::rpc::reply;
 
 /// What `irm ipcp list` and `irm name list` show: the state a refusal
 /// must leave as it was.

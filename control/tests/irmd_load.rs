@@ -11,15 +11,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Irmd, Raw, eventually};
-use o7s_app::msg::{self, reply, request};
 use o7s_netns::{KillOnDrop, workspace_bin};
+use o7s_seam::rpc::{self, reply, request};
 
 fn oping() -> PathBuf {
     workspace_bin("o7s-oping", "oping").expect("build oping")
 }
 
 fn list_command() -> request::Body {
-    request::Body::Command(msg::Command {
+    request::Body::Command(rpc::Command {
         argv: vec!["ipcp".into(), "list".into()],
     })
 }
@@ -117,11 +117,11 @@ fn try_connect(irmd: &Irmd) -> Result<Raw, String> {
     let mut raw = Raw::connect(irmd).map_err(|e| e.to_string())?;
     raw.send(1, list_command()).map_err(|e| e.to_string())?;
     match raw.recv(Duration::from_secs(5)) {
-        Ok(Some(msg::Reply {
+        Ok(Some(rpc::Reply {
             id: 1,
             body: Some(reply::Body::Output(_)),
         })) => Ok(raw),
-        Ok(Some(msg::Reply {
+        Ok(Some(rpc::Reply {
             body: Some(reply::Body::Error(e)),
             ..
         })) => Err(e.message),

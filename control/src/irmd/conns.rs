@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
-use o7s_app::msg::{self, Received};
 use o7s_app::sys;
+use o7s_seam::rpc::{self, Received};
 
 use super::access::{Access, Peer, program_of};
 use super::log_budget::LogBudget;
@@ -98,7 +98,7 @@ pub struct Conn {
 /// What one read gave.
 #[derive(Debug)]
 pub enum Read {
-    Message(Received<msg::Request>),
+    Message(Received<rpc::Request>),
     /// Nothing more to read now.
     Drained,
     /// The process hung up, or its connection is being dropped.
@@ -315,15 +315,15 @@ impl Conns {
         }
         let _ = sock.set_nonblocking(true);
         drain(&sock);
-        let reply = msg::Reply {
+        let reply = rpc::Reply {
             id: 0,
-            body: Some(msg::reply::Body::Error(msg::Error {
+            body: Some(rpc::reply::Body::Error(rpc::Error {
                 code: -o7s_app::error::errno::EACCES,
                 message: format!("irmd refused the connection: {why}"),
             })),
         };
-        if let Ok(bytes) = msg::encode(&reply) {
-            let _ = msg::send_bytes(&sock, &bytes, &[]);
+        if let Ok(bytes) = rpc::encode(&reply) {
+            let _ = rpc::send_bytes(&sock, &bytes, &[]);
         }
         let _ = sock.shutdown(std::net::Shutdown::Write);
         self.refused.push_back((now, sock));
@@ -361,7 +361,7 @@ impl Conns {
             return Read::Closed;
         }
         loop {
-            return match msg::recv::<msg::Request>(&conn.sock, buf) {
+            return match rpc::recv::<rpc::Request>(&conn.sock, buf) {
                 Ok(Received::Closed) => Read::Closed,
                 Ok(m) => Read::Message(m),
                 Err(e) if would_block(&e) => Read::Drained,
@@ -384,7 +384,7 @@ impl Conns {
         &mut self,
         registry: &Registry,
         id: ConnId,
-        message: &msg::Reply,
+        message: &rpc::Reply,
         fds: &[BorrowedFd<'_>],
         now: Instant,
     ) {
@@ -392,7 +392,7 @@ impl Conns {
         if conn.doomed {
             return;
         }
-        let bytes = match msg::encode(message) {
+        let bytes = match rpc::encode(message) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "reply too long; not sent");
@@ -400,7 +400,7 @@ impl Conns {
             }
         };
         if conn.out.is_empty() {
-            match msg::send_bytes(&conn.sock, &bytes, fds) {
+            match rpc::send_bytes(&conn.sock, &bytes, fds) {
                 Ok(()) => return,
                 Err(e) if would_block(&e) => {}
                 Err(_) => {
@@ -458,7 +458,7 @@ impl Conns {
         let mut failed = false;
         while let Some((bytes, fds)) = conn.out.front() {
             let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(std::os::fd::AsFd::as_fd).collect();
-            match msg::send_bytes(&conn.sock, bytes, &borrowed) {
+            match rpc::send_bytes(&conn.sock, bytes, &borrowed) {
                 Ok(()) => {
                     conn.out_bytes -= bytes.len();
                     conn.out.pop_front();
@@ -474,11 +474,11 @@ impl Conns {
             && !failed
             && let Some(&flow) = conn.down.first()
         {
-            let notice = msg::Reply {
+            let notice = rpc::Reply {
                 id: 0,
-                body: Some(msg::reply::Body::FlowDown(msg::FlowDown { flow })),
+                body: Some(rpc::reply::Body::FlowDown(rpc::FlowDown { flow })),
             };
-            let sent = msg::encode(&notice).and_then(|bytes| msg::send_bytes(&conn.sock, &bytes, &[]));
+            let sent = rpc::encode(&notice).and_then(|bytes| rpc::send_bytes(&conn.sock, &bytes, &[]));
             match sent {
                 Ok(()) => {
                     conn.down.remove(&flow);
@@ -557,10 +557,10 @@ mod tests {
         (poll, conns, ids[0], peer, dir)
     }
 
-    fn reply(id: u64) -> msg::Reply {
-        msg::Reply {
+    fn reply(id: u64) -> rpc::Reply {
+        rpc::Reply {
             id,
-            body: Some(msg::reply::Body::Done(msg::Done {})),
+            body: Some(rpc::reply::Body::Done(rpc::Done {})),
         }
     }
 
@@ -574,13 +574,13 @@ mod tests {
         assert!(conns.take_doomed().is_empty(), "notices must not drop a slow reader");
         // The reader wakes up and reads; irmd sends the rest as it can.
         let mut seen = BTreeSet::new();
-        let mut buf = vec![0u8; msg::MAX_MSG];
+        let mut buf = vec![0u8; rpc::MAX_MSG];
         peer.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
         while seen.len() < 5000 {
-            match msg::recv::<msg::Reply>(&peer, &mut buf) {
+            match rpc::recv::<rpc::Reply>(&peer, &mut buf) {
                 Ok(Received::Message(
-                    msg::Reply {
-                        body: Some(msg::reply::Body::FlowDown(d)),
+                    rpc::Reply {
+                        body: Some(rpc::reply::Body::FlowDown(d)),
                         ..
                     },
                     _,

@@ -43,9 +43,9 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll};
-use o7s_app::msg::{self, Received, reply, request};
 use o7s_app::{error::errno, rundir};
 use o7s_mem::{Pool, PoolCache, PoolConfig, Ring};
+use o7s_seam::rpc::{self, Received, reply, request};
 use o7s_wire::qos::QosSpec;
 
 use crate::ipcp_config::IpcpType;
@@ -236,7 +236,7 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<(), IrmdError> {
 }
 
 fn error(code: i32, message: impl Into<String>) -> reply::Body {
-    reply::Body::Error(msg::Error {
+    reply::Body::Error(rpc::Error {
         code: -code,
         message: message.into(),
     })
@@ -308,7 +308,7 @@ impl Daemon {
 
     fn main_loop(&mut self, listener: &UnixListener, stop: &AtomicBool) -> io::Result<()> {
         let mut events = Events::with_capacity(256);
-        let mut buf = vec![0u8; msg::MAX_MSG];
+        let mut buf = vec![0u8; rpc::MAX_MSG];
         let mut last_tick = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             let now = Instant::now();
@@ -394,7 +394,7 @@ impl Daemon {
         }
     }
 
-    fn message(&mut self, now: Instant, id: ConnId, m: Received<msg::Request>) {
+    fn message(&mut self, now: Instant, id: ConnId, m: Received<rpc::Request>) {
         match m {
             Received::Message(req, fds) => {
                 // irmd takes no fds from processes.
@@ -416,7 +416,7 @@ impl Daemon {
         }
     }
 
-    fn request(&mut self, now: Instant, conn: ConnId, req: msg::Request) {
+    fn request(&mut self, now: Instant, conn: ConnId, req: rpc::Request) {
         let caller = Caller { conn, id: req.id };
         let Some((pid, role, announced)) = self
             .conns
@@ -463,7 +463,7 @@ impl Daemon {
                 match self.irm.flow_dealloc(pid, flow) {
                     Ok(()) => {
                         tracing::info!(%flow, pid, "flow deallocated by the process");
-                        self.reply(caller, reply::Body::Done(msg::Done {}), &[]);
+                        self.reply(caller, reply::Body::Done(rpc::Done {}), &[]);
                     }
                     Err(e) => self.reply(caller, error(errno::EINVAL, e.to_string()), &[]),
                 }
@@ -492,7 +492,7 @@ impl Daemon {
         }
     }
 
-    fn hello(&mut self, caller: Caller, pid: u32, hello: &msg::Hello) {
+    fn hello(&mut self, caller: Caller, pid: u32, hello: &rpc::Hello) {
         if self.by_pid.contains_key(&pid) {
             self.reply(
                 caller,
@@ -513,8 +513,8 @@ impl Daemon {
                 if let Some(c) = self.conns.get_mut(caller.conn) {
                     c.announced = true;
                 }
-                let welcome = reply::Body::Welcome(msg::Welcome { pid });
-                let message = msg::Reply {
+                let welcome = reply::Body::Welcome(rpc::Welcome { pid });
+                let message = rpc::Reply {
                     id: caller.id,
                     body: Some(welcome),
                 };
@@ -569,13 +569,13 @@ impl Daemon {
                 if !cmd.is_read_only() {
                     tracing::info!(command = %argv.join(" "), uid = account.uid, "irm command done");
                 }
-                reply::Body::Output(msg::Output { text })
+                reply::Body::Output(rpc::Output { text })
             }
         };
         self.reply(caller, body, &[]);
     }
 
-    fn flow_alloc(&mut self, now: Instant, caller: Caller, pid: u32, a: msg::FlowAlloc) {
+    fn flow_alloc(&mut self, now: Instant, caller: Caller, pid: u32, a: rpc::FlowAlloc) {
         let Some(qos) = a.qos.map_or(Some(QosSpec::RAW), |q| q.to_spec()) else {
             self.reply(caller, error(errno::EINVAL, "QoS field out of range"), &[]);
             return;
@@ -629,7 +629,7 @@ impl Daemon {
     }
 
     fn reply(&mut self, caller: Caller, body: reply::Body, fds: &[std::os::fd::BorrowedFd<'_>]) {
-        let message = msg::Reply {
+        let message = rpc::Reply {
             id: caller.id,
             body: Some(body),
         };
@@ -642,7 +642,7 @@ impl Daemon {
             self.reply(caller, error(errno::EIO, format!("flow {flow} has no rings")), &[]);
             return;
         };
-        let up = reply::Body::FlowUp(msg::FlowUp {
+        let up = reply::Body::FlowUp(rpc::FlowUp {
             flow: flow.0,
             qos: Some(qos.into()),
             name: name.to_owned(),
@@ -840,14 +840,14 @@ impl Daemon {
         }
     }
 
-    fn status(&self) -> msg::StatusReply {
+    fn status(&self) -> rpc::StatusReply {
         let stats = self.pool.stats();
-        msg::StatusReply {
+        rpc::StatusReply {
             flows: self
                 .irm
                 .flows()
                 .into_iter()
-                .map(|f| msg::FlowStatus {
+                .map(|f| rpc::FlowStatus {
                     flow: f.id.0,
                     state: f.state.to_string(),
                     pid: f.pid,
@@ -856,13 +856,13 @@ impl Daemon {
                 })
                 .collect(),
             processes: self.by_pid.keys().copied().collect(),
-            pool: Some(msg::PoolStatus {
+            pool: Some(rpc::PoolStatus {
                 buffers: stats.buffers,
                 free: stats.free,
                 slots: stats
                     .slots
                     .iter()
-                    .map(|s| msg::SlotStatus {
+                    .map(|s| rpc::SlotStatus {
                         slot: u32::from(s.slot),
                         pid: s.pid,
                         held: s.held,

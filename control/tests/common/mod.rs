@@ -213,24 +213,24 @@ impl Raw {
         let sock = o7s_app::sys::seqpacket_connect(&o7s_app::rundir::socket(&irmd.dir))?;
         Ok(Raw {
             sock,
-            buf: vec![0; o7s_app::msg::MAX_MSG],
+            buf: vec![0; o7s_seam::rpc::MAX_MSG],
         })
     }
 
     /// Sends one request.
-    pub fn send(&self, id: u64, body: o7s_app::msg::request::Body) -> std::io::Result<()> {
-        let req = o7s_app::msg::Request { id, body: Some(body) };
-        o7s_app::msg::send(&self.sock, &req, &[])
+    pub fn send(&self, id: u64, body: o7s_seam::rpc::request::Body) -> std::io::Result<()> {
+        let req = o7s_seam::rpc::Request { id, body: Some(body) };
+        o7s_seam::rpc::send(&self.sock, &req, &[])
     }
 
     /// The next reply, if one comes within `timeout`; `Err` when irmd
     /// closed the connection.
-    pub fn recv(&mut self, timeout: Duration) -> Result<Option<o7s_app::msg::Reply>, ()> {
+    pub fn recv(&mut self, timeout: Duration) -> Result<Option<o7s_seam::rpc::Reply>, ()> {
         self.sock.set_read_timeout(Some(timeout)).map_err(drop)?;
-        match o7s_app::msg::recv::<o7s_app::msg::Reply>(&self.sock, &mut self.buf) {
-            Ok(o7s_app::msg::Received::Message(r, _)) => Ok(Some(r)),
-            Ok(o7s_app::msg::Received::Malformed(_)) => Ok(None),
-            Ok(o7s_app::msg::Received::Closed) => Err(()),
+        match o7s_seam::rpc::recv::<o7s_seam::rpc::Reply>(&self.sock, &mut self.buf) {
+            Ok(o7s_seam::rpc::Received::Message(r, _)) => Ok(Some(r)),
+            Ok(o7s_seam::rpc::Received::Malformed(_)) => Ok(None),
+            Ok(o7s_seam::rpc::Received::Closed) => Err(()),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
             Err(_) => Err(()),
         }

@@ -6,8 +6,8 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::msg::{self, Received, reply, request};
 use crate::{rundir, sys};
+use o7s_seam::rpc::{self, Received, reply, request};
 
 /// One management connection to irmd.
 #[derive(Debug)]
@@ -25,7 +25,7 @@ impl Admin {
         let sock = sys::seqpacket_connect(&path).map_err(|source| Error::NoIrmd { path, source })?;
         Ok(Admin {
             sock,
-            buf: vec![0u8; msg::MAX_MSG],
+            buf: vec![0u8; rpc::MAX_MSG],
             next_id: 1,
         })
     }
@@ -33,11 +33,11 @@ impl Admin {
     fn call(&mut self, body: request::Body) -> Result<reply::Body> {
         let id = self.next_id;
         self.next_id += 1;
-        if let Err(e) = msg::send(&self.sock, &msg::Request { id, body: Some(body) }, &[]) {
-            return Err(msg::refusal(&self.sock, &mut self.buf).map_or(e.into(), |r| Error::from_reply(r, "")));
+        if let Err(e) = rpc::send(&self.sock, &rpc::Request { id, body: Some(body) }, &[]) {
+            return Err(rpc::refusal(&self.sock, &mut self.buf).map_or(e.into(), |r| Error::from_reply(r, "")));
         }
         loop {
-            match msg::recv::<msg::Reply>(&self.sock, &mut self.buf)? {
+            match rpc::recv::<rpc::Reply>(&self.sock, &mut self.buf)? {
                 Received::Message(r, _) if r.id == id => {
                     return match r.body {
                         Some(reply::Body::Error(e)) => Err(Error::from_reply(e, "")),
@@ -47,7 +47,7 @@ impl Admin {
                 }
                 // irmd refusing the connection says why before it closes.
                 Received::Message(
-                    msg::Reply {
+                    rpc::Reply {
                         id: 0,
                         body: Some(reply::Body::Error(e)),
                     },
@@ -62,15 +62,15 @@ impl Admin {
 
     /// Runs one `irm` command line; returns what irm prints.
     pub fn command(&mut self, argv: &[String]) -> Result<String> {
-        match self.call(request::Body::Command(msg::Command { argv: argv.to_vec() }))? {
+        match self.call(request::Body::Command(rpc::Command { argv: argv.to_vec() }))? {
             reply::Body::Output(o) => Ok(o.text),
             other => Err(Error::Protocol(format!("unexpected answer to a command: {other:?}"))),
         }
     }
 
     /// irmd's flows, processes and pool.
-    pub fn status(&mut self) -> Result<msg::StatusReply> {
-        match self.call(request::Body::Status(msg::Status {}))? {
+    pub fn status(&mut self) -> Result<rpc::StatusReply> {
+        match self.call(request::Body::Status(rpc::Status {}))? {
             reply::Body::Status(s) => Ok(s),
             other => Err(Error::Protocol(format!("unexpected answer to status: {other:?}"))),
         }
@@ -78,12 +78,12 @@ impl Admin {
 
     /// Sends raw bytes as one message (for tests of irmd's input checks)
     /// and returns irmd's answer, if it sent one.
-    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<Option<msg::Reply>> {
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<Option<rpc::Reply>> {
         // One message, the empty one included (write_all would send
         // nothing for it).
-        msg::send_bytes(&self.sock, bytes, &[])?;
+        rpc::send_bytes(&self.sock, bytes, &[])?;
         self.sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
-        let got = msg::recv::<msg::Reply>(&self.sock, &mut self.buf);
+        let got = rpc::recv::<rpc::Reply>(&self.sock, &mut self.buf);
         self.sock.set_read_timeout(None)?;
         match got {
             Ok(Received::Message(r, _)) => Ok(Some(r)),

@@ -105,7 +105,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn from_reply(e: crate::msg::Error, name: &str) -> Error {
+    pub(crate) fn from_reply(e: o7s_seam::rpc::Error, name: &str) -> Error {
         match -e.code {
             errno::EHOSTUNREACH => Error::Unreachable(name.to_owned()),
             errno::ETIMEDOUT => Error::TimedOut,

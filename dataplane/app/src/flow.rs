@@ -231,7 +231,7 @@ impl FlowShared {
         match self.state.load(Ordering::Acquire) {
             state::PENDING => Error::Pending(self.fd),
             state::FAILED => match lock(&self.failure).clone() {
-                Some((code, message)) => Error::from_reply(crate::msg::Error { code, message }, &self.name),
+                Some((code, message)) => Error::from_reply(o7s_seam::rpc::Error { code, message }, &self.name),
                 None => Error::FlowDown(self.fd),
             },
             _ => Error::FlowDown(self.fd),

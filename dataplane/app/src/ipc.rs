@@ -18,8 +18,8 @@ use o7s_wire::qos::QosSpec;
 use crate::error::{Error, Result, errno};
 use crate::event::{Event, FQueue, FlowSet};
 use crate::flow::{Flow, FlowShared, bits, state};
-use crate::msg::{self, Received, reply, request};
 use crate::{rundir, sys};
+use o7s_seam::rpc::{self, Received, reply, request};
 
 /// Calls in flight and what the control thread has for them.
 #[derive(Debug, Default)]
@@ -88,24 +88,24 @@ impl Ipc {
             .and_then(|p| p.canonicalize().ok())
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let hello = msg::Request {
+        let hello = rpc::Request {
             id: 1,
-            body: Some(request::Body::Hello(msg::Hello { program })),
+            body: Some(request::Body::Hello(rpc::Hello { program })),
         };
-        let mut buf = vec![0u8; msg::MAX_MSG];
-        if let Err(e) = msg::send(&sock, &hello, &[]) {
-            return Err(msg::refusal(&sock, &mut buf).map_or(e.into(), |r| Error::from_reply(r, "")));
+        let mut buf = vec![0u8; rpc::MAX_MSG];
+        if let Err(e) = rpc::send(&sock, &hello, &[]) {
+            return Err(rpc::refusal(&sock, &mut buf).map_or(e.into(), |r| Error::from_reply(r, "")));
         }
-        let (pid, pool) = match msg::recv::<msg::Reply>(&sock, &mut buf)? {
+        let (pid, pool) = match rpc::recv::<rpc::Reply>(&sock, &mut buf)? {
             Received::Message(
-                msg::Reply {
+                rpc::Reply {
                     id: 1,
                     body: Some(reply::Body::Welcome(w)),
                 },
                 mut fds,
             ) if fds.len() == 1 => (w.pid, Pool::attach(fds.remove(0))?),
             Received::Message(
-                msg::Reply {
+                rpc::Reply {
                     body: Some(reply::Body::Error(e)),
                     ..
                 },
@@ -154,7 +154,7 @@ impl Ipc {
     /// [`Error::TimedOut`], [`Error::Refused`] with irmd's reason.
     pub fn flow_alloc(&self, name: &str, qos: QosSpec, timeout: Option<Duration>) -> Result<Flow> {
         let body = |timeout: Option<Duration>| {
-            request::Body::FlowAlloc(msg::FlowAlloc {
+            request::Body::FlowAlloc(rpc::FlowAlloc {
                 name: name.to_owned(),
                 qos: Some(qos.into()),
                 timeout_ms: timeout.map(millis),
@@ -164,11 +164,11 @@ impl Ipc {
         if timeout == Some(Duration::ZERO) {
             let id = self.inner.new_id();
             lock(&self.inner.calls).async_allocs.insert(id, Arc::downgrade(&shared));
-            let req = msg::Request {
+            let req = rpc::Request {
                 id,
                 body: Some(body(None)),
             };
-            if let Err(e) = msg::send(&self.inner.sock, &req, &[]) {
+            if let Err(e) = rpc::send(&self.inner.sock, &req, &[]) {
                 lock(&self.inner.calls).async_allocs.remove(&id);
                 return Err(e.into());
             }
@@ -189,7 +189,7 @@ impl Ipc {
     /// # Errors
     /// [`Error::TimedOut`], or irmd's refusal.
     pub fn flow_accept(&self, timeout: Option<Duration>) -> Result<Flow> {
-        let (reply, fds) = self.inner.call(request::Body::FlowAccept(msg::FlowAccept {
+        let (reply, fds) = self.inner.call(request::Body::FlowAccept(rpc::FlowAccept {
             timeout_ms: timeout.map(millis),
         }))?;
         let name = match &reply {
@@ -206,7 +206,7 @@ impl Ipc {
     /// # Errors
     /// irmd's refusal: no broadcast IPCP serves the layer here.
     pub fn flow_join(&self, layer: &str, timeout: Option<Duration>) -> Result<Flow> {
-        let (reply, fds) = self.inner.call(request::Body::FlowJoin(msg::FlowJoin {
+        let (reply, fds) = self.inner.call(request::Body::FlowJoin(rpc::FlowJoin {
             layer: layer.to_owned(),
             timeout_ms: timeout.map(millis),
         }))?;
@@ -309,7 +309,7 @@ impl Inner {
         }
         calls.waiting.insert(id);
         drop(calls);
-        if let Err(e) = msg::send(&self.sock, &msg::Request { id, body: Some(body) }, &[]) {
+        if let Err(e) = rpc::send(&self.sock, &rpc::Request { id, body: Some(body) }, &[]) {
             lock(&self.calls).waiting.remove(&id);
             return Err(e.into());
         }
@@ -358,12 +358,12 @@ impl Inner {
             return Ok(());
         }
         lock(&self.calls).flows.remove(&id);
-        self.call(request::Body::FlowDealloc(msg::FlowDealloc { flow: id }))
+        self.call(request::Body::FlowDealloc(rpc::FlowDealloc { flow: id }))
             .map(drop)
     }
 
     /// Handles one message from irmd (control thread).
-    fn dispatch(&self, reply: msg::Reply, fds: Vec<OwnedFd>) {
+    fn dispatch(&self, reply: rpc::Reply, fds: Vec<OwnedFd>) {
         let Some(body) = reply.body else {
             tracing::warn!(id = reply.id, "irmd sent an empty reply; ignored");
             return;
@@ -421,11 +421,11 @@ impl Inner {
             // The flow was dropped before it came up: give it back.
             None => {
                 if let Some(flow) = up {
-                    let req = msg::Request {
+                    let req = rpc::Request {
                         id: self.new_id(),
-                        body: Some(request::Body::FlowDealloc(msg::FlowDealloc { flow })),
+                        body: Some(request::Body::FlowDealloc(rpc::FlowDealloc { flow })),
                     };
-                    let _ = msg::send(&self.sock, &req, &[]);
+                    let _ = rpc::send(&self.sock, &req, &[]);
                 }
             }
         }
@@ -453,7 +453,7 @@ impl Inner {
 
 fn control_thread(sock: UnixStream, inner: Weak<Inner>, mut buf: Vec<u8>) {
     loop {
-        let got = msg::recv::<msg::Reply>(&sock, &mut buf);
+        let got = rpc::recv::<rpc::Reply>(&sock, &mut buf);
         let Some(inner) = inner.upgrade() else { return };
         match got {
             Ok(Received::Message(reply, fds)) => inner.dispatch(reply, fds),

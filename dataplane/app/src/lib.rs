@@ -25,6 +25,7 @@
 //!
 //! ```text
 //!  Ipc ── SOCK_SEQPACKET <rundir>/irmd.sock ── irmd   (requests, replies, notices; fds over SCM_RIGHTS)
+//!   │ the messages: irmd's RPC schema, `o7s_seam::rpc`
 //!   │ control thread: replies to waiting calls, async allocations, flow-down notices
 //!  Flow ── rx ring (consumer) / tx ring (producer) ── peer  (descriptors of shared pool buffers)
 //! ```
@@ -34,7 +35,6 @@ pub mod error;
 pub mod event;
 pub mod flow;
 mod ipc;
-pub mod msg;
 pub mod rundir;
 pub mod sys;
 

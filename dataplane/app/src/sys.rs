@@ -167,20 +167,6 @@ pub fn pidfd_alive(pidfd: &OwnedFd) -> bool {
     ret == 0
 }
 
-/// Whether the peer of a connected socket hung up. A read of 0 octets on
-/// a SOCK_SEQPACKET socket is either the end of the connection or an
-/// empty message; this tells them apart without reading.
-pub fn hung_up(sock: &impl AsRawFd) -> bool {
-    let mut pfd = libc::pollfd {
-        fd: sock.as_raw_fd(),
-        events: libc::POLLRDHUP,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, zero timeout.
-    let n = unsafe { libc::poll(&raw mut pfd, 1, 0) };
-    n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
-}
-
 /// Asks process `pid` to terminate (SIGTERM); false when it is gone.
 pub fn terminate(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {

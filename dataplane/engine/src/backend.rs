@@ -14,8 +14,8 @@ use crate::port::Port;
 use crate::port::packet::{AfPacketPort, PacketConfig, PacketError};
 use crate::port::uring::{UringConfig, UringUdpPort};
 use crate::port::xdp::{XdpPort, XdpPortError, attach_mode};
-use crate::tables::{Encap, NextHop, Tables};
 use crate::worker::{Dataplane, StartError, WorkerSpec};
+use o7s_seam::tables::{Encap, NextHop, Tables};
 
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]

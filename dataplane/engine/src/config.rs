@@ -48,8 +48,8 @@ use o7s_wire::eth::{ETHERTYPE_O7S, ETHERTYPE_VALID, MacAddr};
 use o7s_wire::qos::QosCube;
 use serde::Deserialize;
 
-use crate::tables::{Encap, EthDixEncap, FlowId, N1Flow, NextHop, Tables, UdpEncap};
 use crate::worker::Idle;
+use o7s_seam::tables::{Encap, EthDixEncap, FlowId, N1Flow, NextHop, Tables, UdpEncap};
 
 /// A configuration problem, naming what is wrong.
 #[derive(Debug, thiserror::Error)]

@@ -16,8 +16,12 @@
 //!
 //! The DT packet never moves: the old shim header is overwritten by the new
 //! one (eth-dix → eth-dix rewrites the same 18 octets), using the buffer's
-//! head room when the new header is longer (UDP → eth-dix). Every branch
-//! that refuses a frame names its [`DropReason`].
+//! head room when the new header is longer (UDP → eth-dix). Shim headers
+//! are read and written through o7s-wire's views (`EthFrame`, `DixHeader`,
+//! `UdpDatagram`) over fixed-size chunks, so the one length check is the
+//! chunk's and the wire module stays the one place that knows a layout.
+//! Every branch that refuses a frame names its [`DropReason`], and every
+//! punt its [`PuntCause`].
 //!
 //! What a member never sends is refused rather than forwarded: a TTL of 0
 //! (the C prototype's decrement wraps it to 255) or above the layer's
@@ -27,12 +31,13 @@
 
 use std::net::SocketAddr;
 
+use o7s_seam::counters::DropReason;
+use o7s_seam::punt::PuntCause;
+use o7s_seam::tables::{Encap, PortId, Tables, demux_key};
 use o7s_wire::dix::{self, DixHeader, DixRepr};
 use o7s_wire::dt::{DtHeader, FIRST_FLOW_EID};
 use o7s_wire::eth::{self, EthFrame, EthRepr, MacAddr};
-
-use crate::counters::DropReason;
-use crate::tables::{Encap, PortId, Tables, demux_key};
+use o7s_wire::udp::{self, UdpDatagram, UdpRepr};
 
 /// The shim a port carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +49,6 @@ pub enum Shim {
     /// UDP payloads: a 4-octet EID, then the SDU.
     Udp,
 }
-
-/// Octets of the UDP shim's header (the EID word).
-pub const UDP_SHIM_LEN: usize = 4;
 
 /// Why a frame to `dst` with shim EID `eid` is not for the port whose
 /// address is `own`, if it is not: the shim sends to a peer's own address,
@@ -79,8 +81,9 @@ pub enum Verdict {
         head: usize,
         len: usize,
     },
-    /// Give the whole frame to the control plane (management traffic).
-    Punt,
+    /// Give the whole frame to the control plane (management traffic),
+    /// for the reason given.
+    Punt(PuntCause),
     Drop(DropReason),
 }
 
@@ -133,21 +136,23 @@ pub fn process(
             )
         }
         Shim::Udp => {
-            if frame.len() < UDP_SHIM_LEN {
+            let Some(udp) = frame
+                .first_chunk::<{ udp::HEADER_LEN }>()
+                .map(UdpDatagram::new_unchecked)
+            else {
                 return Drop(DropReason::ShortShimHeader);
-            }
-            let eid = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
-            (eid, head + UDP_SHIM_LEN, len - UDP_SHIM_LEN, None)
+            };
+            (udp.eid(), head + udp::HEADER_LEN, len - udp::HEADER_LEN, None)
         }
     };
     if shim_eid == 0 {
-        return Verdict::Punt;
+        return Verdict::Punt(PuntCause::ShimMgmt);
     }
-    let Some(&flow) = t.demux.get(&demux_key(in_port, shim_eid)) else {
+    let Some(&flow_id) = t.demux.get(&demux_key(in_port, shim_eid)) else {
         return Drop(DropReason::UnknownFlow);
     };
     // In range: demux only holds ids of flows in the table.
-    let flow = &t.flows[flow as usize];
+    let flow = &t.flows[flow_id as usize];
     if let (Some(src), Encap::EthDix(e)) = (src, &flow.encap)
         && src != e.dst
     {
@@ -174,7 +179,7 @@ pub fn process(
     let dt_eid = dt.eid();
     if dst == t.address {
         if dt_eid < FIRST_FLOW_EID {
-            return Verdict::Punt;
+            return Verdict::Punt(PuntCause::LayerMgmt { flow: flow_id });
         }
         return match t.endpoints.get(&dt_eid) {
             Some(&endpoint) => Verdict::Deliver {
@@ -235,14 +240,15 @@ pub fn process(
             }
         }
         Encap::Udp(u) => {
-            let Some(new_head) = sdu_start.checked_sub(UDP_SHIM_LEN) else {
+            let Some(new_head) = sdu_start.checked_sub(udp::HEADER_LEN) else {
                 return Drop(DropReason::NoHeadroom);
             };
-            buf[new_head..sdu_start].copy_from_slice(&u.eid.to_be_bytes());
+            // In range: new_head + 4 = sdu_start <= buf.len().
+            UdpRepr { eid: u.eid }.emit(&mut UdpDatagram::new_unchecked(&mut buf[new_head..sdu_start]));
             Verdict::Forward {
                 port: out.port,
                 head: new_head,
-                len: UDP_SHIM_LEN + sdu_len,
+                len: udp::HEADER_LEN + sdu_len,
                 to: Some(u.peer),
             }
         }
@@ -252,8 +258,9 @@ pub fn process(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tables::{EthDixEncap, N1Flow, NextHop, UdpEncap};
+    use o7s_seam::tables::{EthDixEncap, N1Flow, NextHop, UdpEncap};
     use o7s_wire::dt::{DtLayout, DtRepr};
+    use o7s_wire::eth::ETHERTYPE_O7S;
     use o7s_wire::qos::QosCube;
 
     const ME: u64 = 0x0A00_0001;
@@ -326,14 +333,20 @@ mod tests {
         let mut sdu = vec![0u8; DtLayout::DEFAULT.header_len() + payload.len()];
         dt.emit(&mut DtHeader::new_unchecked(&mut sdu[..], DtLayout::DEFAULT));
         sdu[DtLayout::DEFAULT.header_len()..].copy_from_slice(payload);
-        let mut f = vec![0u8; dix::FRAME_HEADER_LEN + sdu.len()];
-        f[0..6].copy_from_slice(&MAC_IN.0);
-        f[6..12].copy_from_slice(&peer(shim_eid).0);
-        f[12..14].copy_from_slice(&0xA000u16.to_be_bytes());
-        f[14..16].copy_from_slice(&shim_eid.to_be_bytes());
-        f[16..18].copy_from_slice(&(sdu.len() as u16).to_be_bytes());
-        f[18..].copy_from_slice(&sdu);
+        let eth = EthRepr {
+            dst_addr: MAC_IN,
+            src_addr: peer(shim_eid),
+            ethertype: ETHERTYPE_O7S,
+        };
+        let mut f = vec![0u8; dix::frame_len(sdu.len())];
+        dix::emit_frame(&mut f, &eth, shim_eid, &sdu).expect("fits");
         f
+    }
+
+    /// The Ethernet and eth-dix headers of a frame.
+    fn headers(f: &[u8]) -> (EthRepr, DixRepr) {
+        let (eth, dix, _) = dix::parse_frame(f).expect("a whole eth-dix frame");
+        (eth, dix)
     }
 
     fn run(t: &Tables, f: &mut [u8], txq: impl Fn(PortId) -> usize) -> Verdict {
@@ -359,9 +372,8 @@ mod tests {
             }
         );
         assert_eq!(dt_of(&f).ttl(), 9);
-        assert_eq!(&f[0..6], &mac(1).0);
-        assert_eq!(&f[6..12], &mac(101).0);
-        assert_eq!(u16::from_be_bytes([f[14], f[15]]), 1001);
+        let (eth, dix) = headers(&f);
+        assert_eq!((eth.dst_addr, eth.src_addr, dix.eid), (mac(1), mac(101), 1001));
         assert_eq!(&f[f.len() - 4..], b"data");
 
         let mut v = frame(8, FAR, 10, 0x4242, b"data");
@@ -417,7 +429,7 @@ mod tests {
         let t = tables();
         let to = |dst: [u8; 6], shim_eid: u16| {
             let mut f = frame(shim_eid, FAR, 10, 1, b"x");
-            f[0..6].copy_from_slice(&dst);
+            EthFrame::new_unchecked(&mut f[..]).set_dst_addr(MacAddr(dst));
             f
         };
         let cases = [
@@ -425,11 +437,12 @@ mod tests {
             (to([1, 0, 0x5e, 0, 0, 1], 7), Verdict::Drop(DropReason::MulticastDst)),
             (to([0x33, 0x33, 0, 0, 0, 1], 0), Verdict::Drop(DropReason::MulticastDst)),
             (to([0xff; 6], 7), Verdict::Drop(DropReason::MulticastDst)),
-            (to([0xff; 6], 0), Verdict::Punt),
-            (to(MAC_IN.0, 0), Verdict::Punt),
+            (to([0xff; 6], 0), Verdict::Punt(PuntCause::ShimMgmt)),
+            (to(MAC_IN.0, 0), Verdict::Punt(PuntCause::ShimMgmt)),
         ];
         for (mut f, verdict) in cases {
-            assert_eq!(run(&t, &mut f, |_| 0), verdict, "to {:02x?}", &f[0..6]);
+            let dst = headers(&f).0.dst_addr;
+            assert_eq!(run(&t, &mut f, |_| 0), verdict, "to {dst}");
         }
         // A link without an address of its own (a local port) takes all.
         let mut f = to([2, 0, 0, 0, 0, 2], 7);
@@ -444,24 +457,38 @@ mod tests {
     fn a_frame_from_another_mac_than_the_flows_peer_is_refused() {
         let t = tables();
         let mut f = frame(7, FAR, 10, 1, b"x");
-        f[6..12].copy_from_slice(&peer(8).0);
+        EthFrame::new_unchecked(&mut f[..]).set_src_addr(peer(8));
         assert_eq!(run(&t, &mut f, |_| 0), Verdict::Drop(DropReason::SpoofedSrc));
         assert_eq!(dt_of(&f).ttl(), 10, "refused before the TTL is touched");
         let mut f = frame(8, FAR, 10, 1, b"x");
         assert!(matches!(run(&t, &mut f, |_| 0), Verdict::Forward { port: 2, .. }));
         // Management has no flow yet: anyone may ask.
         let mut f = frame(0, 0, 0, 0, b"");
-        f[6..12].copy_from_slice(&[2, 9, 9, 9, 9, 9]);
-        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Punt);
+        EthFrame::new_unchecked(&mut f[..]).set_src_addr(MacAddr([2, 9, 9, 9, 9, 9]));
+        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Punt(PuntCause::ShimMgmt));
     }
 
     #[test]
     fn local_traffic_goes_to_endpoints_or_the_control_plane() {
         let t = tables();
         let mut f = frame(7, ME, 5, 0, b"fa");
-        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Punt, "flow allocator EID");
+        assert_eq!(
+            run(&t, &mut f, |_| 0),
+            Verdict::Punt(PuntCause::LayerMgmt { flow: 0 }),
+            "flow allocator EID, on flow 0 (\"in\")"
+        );
+        let mut f = frame(8, ME, 5, 1, b"dht");
+        assert_eq!(
+            run(&t, &mut f, |_| 0),
+            Verdict::Punt(PuntCause::LayerMgmt { flow: 1 }),
+            "DHT EID, on flow 1 (\"in-video\")"
+        );
         let mut f = frame(0, 0, 0, 0, b"");
-        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Punt, "eth-dix management");
+        assert_eq!(
+            run(&t, &mut f, |_| 0),
+            Verdict::Punt(PuntCause::ShimMgmt),
+            "eth-dix management"
+        );
         let mut f = frame(7, ME, 5, 71, b"x");
         assert_eq!(run(&t, &mut f, |_| 0), Verdict::Drop(DropReason::NoEndpoint));
     }
@@ -490,7 +517,7 @@ mod tests {
         }
         let mut short_dt = frame(7, FAR, 10, 1, b"");
         short_dt.truncate(18 + 10);
-        short_dt[16..18].copy_from_slice(&10u16.to_be_bytes());
+        DixHeader::new_unchecked(&mut short_dt[eth::HEADER_LEN..]).set_length(10);
         assert_eq!(run(&t, &mut short_dt, |_| 0), Verdict::Drop(DropReason::ShortDtHeader));
         let mut unknown = frame(7, 0x0B00_0000, 10, 1, b"");
         assert_eq!(run(&t, &mut unknown, |_| 0), Verdict::Drop(DropReason::NoRoute));
@@ -579,10 +606,11 @@ mod tests {
 
         // UDP in (EID word + DT packet at offset 64 of a buffer), eth-dix out.
         let eth = frame(7, FAR, 10, 9, b"over udp");
-        let sdu = &eth[18..];
+        let sdu = &eth[dix::FRAME_HEADER_LEN..];
         let mut buf = vec![0u8; 64 + 4 + sdu.len()];
-        buf[64..68].copy_from_slice(&0x0102_0304u32.to_be_bytes());
-        buf[68..].copy_from_slice(sdu);
+        let mut datagram = UdpDatagram::new_unchecked(&mut buf[64..]);
+        datagram.set_eid(0x0102_0304);
+        datagram.payload_mut().copy_from_slice(sdu);
         let len = buf.len() - 64;
         let v = process(&t, 5, Shim::Udp, &mut buf, 64, len, |_| 0);
         assert_eq!(
@@ -595,12 +623,9 @@ mod tests {
             }
         );
         let out = &buf[50..];
-        assert_eq!(&out[0..6], &mac(1).0);
-        assert_eq!(
-            u16::from_be_bytes([out[16], out[17]]) as usize,
-            sdu.len(),
-            "length field written"
-        );
+        let (eth, dix) = headers(out);
+        assert_eq!(eth.dst_addr, mac(1));
+        assert_eq!(usize::from(dix.payload_len), sdu.len(), "length field written");
         assert_eq!(dt_of(out).ttl(), 9);
 
         // eth-dix in, UDP out: the EID word sits just before the DT header.
@@ -616,7 +641,7 @@ mod tests {
                 to: Some(peer)
             }
         );
-        assert_eq!(&f[14..18], &77u32.to_be_bytes());
+        assert_eq!(UdpDatagram::new_checked(&f[14..]).map(|d| d.eid()), Ok(77));
 
         // A UDP datagram too short for the EID word, and management (EID 0).
         let mut short = [0u8; 3];
@@ -625,11 +650,15 @@ mod tests {
             Verdict::Drop(DropReason::ShortShimHeader)
         );
         let mut mgmt = [0u8; 47];
-        assert_eq!(process(&t, 5, Shim::Udp, &mut mgmt, 0, 47, |_| 0), Verdict::Punt);
+        assert_eq!(
+            process(&t, 5, Shim::Udp, &mut mgmt, 0, 47, |_| 0),
+            Verdict::Punt(PuntCause::ShimMgmt)
+        );
         // No head room for an Ethernet header in front of a UDP packet.
         let mut tight = vec![0u8; 4 + sdu.len()];
-        tight[0..4].copy_from_slice(&0x0102_0304u32.to_be_bytes());
-        tight[4..].copy_from_slice(sdu);
+        let mut datagram = UdpDatagram::new_unchecked(&mut tight[..]);
+        datagram.set_eid(0x0102_0304);
+        datagram.payload_mut().copy_from_slice(sdu);
         let len = tight.len();
         assert_eq!(
             process(&t, 5, Shim::Udp, &mut tight, 0, len, |_| 0),

@@ -6,6 +6,7 @@
 //!    for each port: poll; rx burst ─► forward::process per frame ─► tx[port] / endpoint / punt / drop
 //!    for each port with frames: tx burst (one kick per burst)
 //!    hand deliveries to endpoint rings, management frames to the punt ring
+//!    (each behind its punt header: o7s_seam::punt)
 //! ```
 //!
 //! A worker owns its ports, its endpoint and punt rings, and its pool cache:
@@ -32,12 +33,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use o7s_mem::{Buf, PoolCache, Producer};
+use o7s_mem::{Buf, Pool, PoolCache, Producer};
+use o7s_seam::command::CommandError;
+use o7s_seam::counters::{DropReason, Snapshot};
+use o7s_seam::punt::{self, Punt};
+use o7s_seam::tables::{PortId, Tables};
 
-use crate::counters::{Counters, DropReason, Snapshot};
+use crate::counters::Counters;
 use crate::forward::{Shim, Verdict, process};
 use crate::port::{Port, PortInfo, PortKind};
-use crate::tables::{PortId, Tables};
 
 /// Frames taken from a port per receive call.
 pub const BURST: usize = 64;
@@ -93,40 +97,8 @@ impl std::fmt::Debug for WorkerSpec {
 }
 
 /// A change to what a running worker polls or delivers to, applied
-/// between two bursts.
-pub enum Command {
-    /// Starts polling `port` under `id` (the id flows in the tables use).
-    AddPort { id: PortId, port: Box<dyn Port> },
-    /// Stops polling port `id` and returns its buffers to the pool.
-    RemovePort { id: PortId },
-    /// Sets (or clears) the ring of local endpoint `index`, the index
-    /// `Tables::endpoints` maps EIDs to.
-    SetEndpoint { index: u32, ring: Option<Producer> },
-    /// Sets (or clears) the ring to the control plane.
-    SetPunt(Option<Producer>),
-}
-
-impl std::fmt::Debug for Command {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Command::AddPort { id, port } => write!(f, "AddPort({id}, {})", port.info().name),
-            Command::RemovePort { id } => write!(f, "RemovePort({id})"),
-            Command::SetEndpoint { index, ring } => write!(f, "SetEndpoint({index}, {})", ring.is_some()),
-            Command::SetPunt(ring) => write!(f, "SetPunt({})", ring.is_some()),
-        }
-    }
-}
-
-/// Errors of [`Dataplane::apply`] and [`Dataplane::sync`].
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    #[error("no worker {0}")]
-    NoWorker(usize),
-    #[error("worker {0} has stopped")]
-    Stopped(usize),
-    #[error("worker {worker} did not acknowledge within {waited:?}")]
-    Timeout { worker: usize, waited: Duration },
-}
+/// between two bursts: the seam's command, with the engine's ports.
+pub type Command = o7s_seam::Command<Box<dyn Port>>;
 
 /// Errors starting the dataplane.
 #[derive(Debug, thiserror::Error)]
@@ -361,6 +333,15 @@ fn shim_of(port: Option<&dyn Port>) -> Shim {
     }
 }
 
+/// Puts the punt header in the head room just in front of the frame, so
+/// that the one descriptor sent says which port and N-1 flow the frame
+/// came from ([`o7s_seam::punt`]); a buffer without the room is dropped.
+fn put_punt_header(pool: &Pool, buf: &mut Buf, header: &[u8; punt::HEADER_LEN]) -> Result<(), DropReason> {
+    buf.prepend(punt::HEADER_LEN).map_err(|_| DropReason::NoHeadroom)?;
+    pool.data_mut(buf)[..punt::HEADER_LEN].copy_from_slice(header);
+    Ok(())
+}
+
 impl Lanes {
     fn new(ports: &[Option<Box<dyn Port>>], endpoints: usize) -> Lanes {
         let mut lanes = Lanes {
@@ -562,11 +543,17 @@ impl Worker {
                                 _ => DropReason::NoEndpoint,
                             }
                         }
-                        Verdict::Punt if self.punt.is_some() => {
-                            punt.push(buf);
-                            continue;
+                        Verdict::Punt(_) if self.punt.is_none() => DropReason::NoPunt,
+                        Verdict::Punt(cause) => {
+                            let header = Punt::header(in_port as PortId, cause);
+                            match put_punt_header(&pool, &mut buf, &header) {
+                                Ok(()) => {
+                                    punt.push(buf);
+                                    continue;
+                                }
+                                Err(reason) => reason,
+                            }
                         }
-                        Verdict::Punt => DropReason::NoPunt,
                         Verdict::Drop(reason) => reason,
                     };
                     self.counters.count_drop(reason, 1);

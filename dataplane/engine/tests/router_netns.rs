@@ -23,12 +23,12 @@ use std::time::{Duration, Instant};
 use o7s_dataplane::Dataplane;
 use o7s_dataplane::backend::start_router_in;
 use o7s_dataplane::config::RouterConfig;
-use o7s_dataplane::counters::{DropReason, KernelLoss, Snapshot};
 use o7s_dataplane::port::Port;
 use o7s_dataplane::port::packet::{AfPacketPort, PacketConfig};
 use o7s_ebpf::{AttachMode, PassProgram};
 use o7s_mem::{Backing, Buf, Consumer, Pool, PoolCache, PoolConfig, Ring};
 use o7s_netns::{Netns, require_root, veth};
+use o7s_seam::counters::{DropReason, KernelLoss, Snapshot};
 use o7s_wire::dt::{DtHeader, DtLayout, DtRepr};
 
 const ME: u64 = 0x0A00_0001;

@@ -12,12 +12,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use o7s_dataplane::counters::DropReason;
 use o7s_dataplane::port::Port;
 use o7s_dataplane::port::local::LocalPort;
-use o7s_dataplane::tables::{Encap, EthDixEncap, N1Flow, NextHop, Tables};
 use o7s_dataplane::{Dataplane, Idle, WorkerSpec};
-use o7s_mem::{Backing, Buf, Consumer, Pool, PoolCache, PoolConfig, Ring};
+use o7s_mem::{Backing, Buf, Consumer, Desc, Pool, PoolCache, PoolConfig, Ring};
+use o7s_seam::counters::DropReason;
+use o7s_seam::punt::{self, Punt, PuntCause};
+use o7s_seam::tables::{Encap, EthDixEncap, N1Flow, NextHop, Tables};
 use o7s_wire::eth::MacAddr;
 use o7s_wire::qos::QosCube;
 
@@ -161,7 +162,7 @@ impl Rig {
         got
     }
 
-    fn stop(&mut self) -> o7s_dataplane::counters::Snapshot {
+    fn stop(&mut self) -> o7s_seam::counters::Snapshot {
         let dp = self.dp.take().expect("running");
         let c = dp.counters();
         dp.stop();
@@ -186,6 +187,7 @@ fn a_worker_forwards_delivers_punts_and_drops_with_reasons() {
         frame(7, FAR, 1, 1234, b"ttl 1"),
         frame(7, 0x0B00_0000, 10, 1, b"nowhere"),
         frame(99, FAR, 10, 1, b"unknown shim eid"),
+        frame(0, 0, 0, 0, b"shim management"),
     ]);
     let out = rig.recv(Out::Port(0), 1);
     assert_eq!(out.len(), 1);
@@ -199,10 +201,31 @@ fn a_worker_forwards_delivers_punts_and_drops_with_reasons() {
         vec![b"for the app".to_vec()],
         "SDU without shim or DT header"
     );
-    assert_eq!(rig.recv(Out::Ctl, 1).len(), 1, "component traffic punted whole");
+    // Punted whole (TTL decremented), behind a header naming the port and
+    // the N-1 flow; shim management on no flow.
+    let punted = rig.recv(Out::Ctl, 2);
+    let heard: Vec<(Punt, &[u8])> = punted
+        .iter()
+        .map(|p| {
+            let desc = Desc::new(0, 0, p.len() as u16);
+            let punt = Punt::read(desc, p).expect("a punt header");
+            (punt, &p[punt::HEADER_LEN..])
+        })
+        .collect();
+    assert_eq!(heard.len(), 2);
+    assert_eq!(
+        (heard[0].0.port, heard[0].0.cause, heard[0].1),
+        (0, PuntCause::LayerMgmt { flow: 0 }, &frame(7, ME, 9, 1, b"dht")[..]),
+        "component traffic, from flow \"in\""
+    );
+    assert_eq!(
+        (heard[1].0.port, heard[1].0.cause, heard[1].1),
+        (0, PuntCause::ShimMgmt, &frame(0, 0, 0, 0, b"shim management")[..])
+    );
+    assert_eq!(heard[1].0.frame, Desc::new(0, 8, heard[1].1.len() as u16));
 
     let c = rig.stop();
-    assert_eq!((c.rx_packets, c.forwarded, c.delivered, c.punted), (6, 1, 1, 1));
+    assert_eq!((c.rx_packets, c.forwarded, c.delivered, c.punted), (7, 1, 1, 2));
     assert_eq!(c.dropped(DropReason::TtlExpired), 1);
     assert_eq!(c.dropped(DropReason::NoRoute), 1);
     assert_eq!(c.dropped(DropReason::UnknownFlow), 1);

@@ -8,6 +8,7 @@
 //! | [`Mapping::map`] / `munmap` on drop | mapping a region (shared, optionally populated) |
 //! | [`futex_wait`] / [`WaitList`] (futex_waitv) / [`futex_wake`] | a ring reader that chooses to sleep, alone or on many rings |
 //! | [`send_fds`] / [`recv_fds`] | handing region fds to another process (SCM_RIGHTS) |
+//! | [`hung_up`] | telling an empty message from a closed connection on such a socket |
 //! | [`process_alive`] | telling whether the process behind a pool slot still runs |
 #![allow(unsafe_code)]
 
@@ -375,6 +376,20 @@ pub fn recv_fds(sock: &UnixStream, buf: &mut [u8]) -> io::Result<(usize, Vec<Own
         }
     }
     Ok((n as usize, fds))
+}
+
+/// Whether the peer of a connected socket hung up. A read of 0 octets on
+/// a SOCK_SEQPACKET socket is either the end of the connection or an
+/// empty message; this tells them apart without reading.
+pub fn hung_up(sock: &impl AsRawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&raw mut pfd, 1, 0) };
+    n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
 }
 
 /// The calling process's id.

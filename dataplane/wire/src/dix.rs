@@ -36,7 +36,7 @@
 //! The hash has the layer's length (configured identically on both ends,
 //! default SHA3-256, 32 octets), so parsing takes it as an argument.
 //! What a message says is a [`ShimMgmt`], the same for every shim; this
-//! module only states where eth-dix puts each field ([`MGMT_LAYOUT`]),
+//! module only states where eth-dix puts each field (`MGMT_LAYOUT`),
 //! and [`Framing::EthDix`] parses and emits through it. Unused fields are
 //! zero, as the C prototype sends them.
 

@@ -35,7 +35,7 @@
 //! ```
 //!
 //! What a body says is a [`ShimMgmt`](crate::shim_mgmt::ShimMgmt), the
-//! same for every shim; [`MGMT_LAYOUT`] states where eth-llc puts each
+//! same for every shim; `MGMT_LAYOUT` states where eth-llc puts each
 //! field, and [`Framing::EthLlc`](crate::shim_mgmt::Framing::EthLlc)
 //! parses and emits through it: SAPs of 8 bits, a wider EID refused.
 

@@ -52,7 +52,7 @@
 //! and written as zero.
 //!
 //! What a message says is a [`ShimMgmt`](crate::shim_mgmt::ShimMgmt), the
-//! same for every shim; [`MGMT_LAYOUT`] states where raptor puts each
+//! same for every shim; `MGMT_LAYOUT` states where raptor puts each
 //! field, and [`Framing::Raptor`](crate::shim_mgmt::Framing::Raptor)
 //! parses and emits through it (EIDs and the response of 8 bits, a wider
 //! one refused).

@@ -38,7 +38,7 @@
 //! a bound check, so longer ones are refused here and never emitted.
 //!
 //! What a message says is a [`ShimMgmt`](crate::shim_mgmt::ShimMgmt), the
-//! same for every shim; [`MGMT_LAYOUT`] states where UDP puts each field,
+//! same for every shim; `MGMT_LAYOUT` states where UDP puts each field,
 //! and [`Framing::Udp`](crate::shim_mgmt::Framing::Udp) parses and emits
 //! through it (name queries refused: UDP has none).
 

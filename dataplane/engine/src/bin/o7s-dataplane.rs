@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use o7s_dataplane::backend;
 use o7s_dataplane::config::RouterConfig;
-use o7s_dataplane::counters::{DropReason, KernelLoss, Snapshot};
+use o7s_seam::counters::{DropReason, KernelLoss, Snapshot};
 
 #[derive(Parser)]
 #[command(

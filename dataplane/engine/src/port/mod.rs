@@ -22,7 +22,7 @@ pub mod xdp;
 use o7s_mem::{Buf, PoolCache};
 use o7s_wire::eth::MacAddr;
 
-use crate::counters::Snapshot;
+use o7s_seam::counters::Snapshot;
 
 /// What kind of backend a port is, and how it runs (for logs and `irm`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,4 +133,11 @@ pub trait Port: Send {
     /// Returns every buffer the port holds to `cache` (before the port is
     /// dropped, so none is left accounted to the worker's slot).
     fn drain(&mut self, cache: &mut PoolCache);
+}
+
+/// A port shows as its name (in the worker's command log).
+impl std::fmt::Debug for dyn Port {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.info().name)
+    }
 }

@@ -55,7 +55,7 @@ use o7s_mem::{Buf, PoolCache};
 use o7s_wire::eth::{self, EthFrame, MacAddr};
 
 use super::{Port, PortInfo, PortKind};
-use crate::counters::{DropReason, KernelLoss, Snapshot};
+use o7s_seam::counters::{DropReason, KernelLoss, Snapshot};
 
 /// Where the kernel takes a TX frame from (TPACKET2_HDRLEN less the
 /// sockaddr_ll, without PACKET_TX_HAS_OFF).

@@ -49,7 +49,7 @@ use io_uring::{IoUring, cqueue, opcode};
 use o7s_mem::{Buf, Pool, PoolCache};
 
 use super::{Port, PortInfo, PortKind};
-use crate::counters::{DropReason, KernelLoss, Snapshot};
+use o7s_seam::counters::{DropReason, KernelLoss, Snapshot};
 
 /// The UDP shim's port unless configured otherwise.
 pub const DEFAULT_PORT: u16 = o7s_wire::udp::DEFAULT_PORT;

@@ -8,7 +8,7 @@ use o7s_wire::eth::MacAddr;
 use o7s_xsk::{Mode, Umem, XskConfig, XskError, XskSocket};
 
 use super::{Port, PortInfo, PortKind};
-use crate::counters::{DropReason, KernelLoss, Snapshot};
+use o7s_seam::counters::{DropReason, KernelLoss, Snapshot};
 
 /// Why an AF_XDP port could not be opened.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 use o7s_mem::{Pool, PoolConfig};
+use o7s_wire::dix;
 use o7s_wire::dt::{DtHeader, DtLayout, DtRepr};
+use o7s_wire::eth::{ETHERTYPE_O7S, EthRepr, MacAddr};
 
 /// A DT packet (default layout) to `dst` with `ttl` and `eid`, then `payload`.
 pub fn dt_packet(dst: u64, ttl: u8, eid: u64, payload: &[u8]) -> Vec<u8> {
@@ -24,19 +26,19 @@ pub fn dt_packet(dst: u64, ttl: u8, eid: u64, payload: &[u8]) -> Vec<u8> {
 
 /// An eth-dix frame (Ethertype 0xA000) carrying `sdu` with shim EID `eid`.
 pub fn eth_dix(dst_mac: [u8; 6], src_mac: [u8; 6], eid: u16, sdu: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(18 + sdu.len());
-    f.extend_from_slice(&dst_mac);
-    f.extend_from_slice(&src_mac);
-    f.extend_from_slice(&0xA000u16.to_be_bytes());
-    f.extend_from_slice(&eid.to_be_bytes());
-    f.extend_from_slice(&(sdu.len() as u16).to_be_bytes());
-    f.extend_from_slice(sdu);
+    let eth = EthRepr {
+        dst_addr: MacAddr(dst_mac),
+        src_addr: MacAddr(src_mac),
+        ethertype: ETHERTYPE_O7S,
+    };
+    let mut f = vec![0; dix::frame_len(sdu.len())];
+    dix::emit_frame(&mut f, &eth, eid, sdu).expect("an SDU an eth-dix frame holds");
     f
 }
 
 /// The DT header of an eth-dix frame.
 pub fn dt_of(frame: &[u8]) -> DtHeader<&[u8]> {
-    DtHeader::new_unchecked(&frame[18..], DtLayout::DEFAULT)
+    DtHeader::new_unchecked(&frame[dix::FRAME_HEADER_LEN..], DtLayout::DEFAULT)
 }
 
 /// A pool of `count` buffers of the default size for one test.

@@ -1,5 +1,16 @@
-//! irmd's socket protocol (`proto/irmd.proto`): the generated messages,
-//! QoS conversion, and sending or receiving one message with its fds.
+//! irmd's RPC schema with applications (`proto/irmd.proto`): the
+//! generated messages, QoS conversion, and sending or receiving one
+//! message with its fds.
+//!
+//! A protocol of irmd's, not of the application library: the library
+//! (`o7s-app`: `Ipc`, `Admin`) speaks it from one end, irmd from the
+//! other, and both take it from here.
+//!
+//! ```text
+//!  process ── Request { id, body } ──► irmd      one message per SOCK_SEQPACKET packet,
+//!          ◄── Reply { id, body } ───            shared-memory fds attached (SCM_RIGHTS);
+//!          ◄── Reply { id: 0, .. } ──            id 0: a notice (a flow went down)
+//! ```
 
 use std::io::{self, Write};
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -97,7 +108,7 @@ pub enum Received<M> {
 /// message decodes as the message's defaults; only a hang-up is `Closed`.
 pub fn recv<M: prost::Message + Default>(sock: &UnixStream, buf: &mut [u8]) -> io::Result<Received<M>> {
     let (n, fds) = o7s_mem::sys::recv_fds(sock, buf)?;
-    if n == 0 && fds.is_empty() && crate::sys::hung_up(sock) {
+    if n == 0 && fds.is_empty() && o7s_mem::sys::hung_up(sock) {
         return Ok(Received::Closed);
     }
     match M::decode(&buf[..n]) {

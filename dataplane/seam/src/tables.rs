@@ -4,9 +4,10 @@
 //!  (port, shim EID) ──demux──► N-1 flow ──cube──► fib[cube]: dst ──► next hop(s) ──► N-1 flow ──► port + encap
 //! ```
 //!
-//! Workers read the current [`Tables`] through an `ArcSwap` once per burst,
-//! with no lock; the control plane builds a new one and swaps it in (RCU), so
-//! a worker sees either the old tables or the new ones, never a mix.
+//! The control plane builds them; the engine's workers read the current
+//! [`Tables`] through an `ArcSwap` once per burst, with no lock. A change
+//! is a new `Tables` swapped in whole (RCU), so a worker sees either the
+//! old tables or the new ones, never a mix.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -43,6 +44,7 @@ impl Hasher for IntHasher {
     }
 }
 
+/// A map of integer keys hashed by [`IntHasher`].
 pub type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 
 /// Framing of an eth-dix N-1 flow (§2.1).
@@ -132,7 +134,9 @@ impl Default for Tables {
     }
 }
 
-pub(crate) fn demux_key(port: PortId, eid: u32) -> u64 {
+/// The key of [`Tables::demux`]: a port and the shim EID frames arrive with.
+#[inline]
+pub fn demux_key(port: PortId, eid: u32) -> u64 {
     u64::from(port) << 32 | u64::from(eid)
 }
 

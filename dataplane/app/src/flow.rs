@@ -179,13 +179,23 @@ impl FlowShared {
     }
 
     /// Maps the flow's rings (receive, send) and brings it up.
-    pub(crate) fn attach(&self, id: u32, qos: QosSpec, rx_ring: Ring, tx_ring: Ring) -> Result<()> {
+    pub(crate) fn attach(
+        &self,
+        id: u32,
+        qos: QosSpec,
+        rx_ring: Ring,
+        tx_ring: Ring,
+        kick: Option<std::os::fd::OwnedFd>,
+    ) -> Result<()> {
         let pool = &self.ipc.pool;
         // Caches of one buffer: what an idle flow holds, no other can use.
         let rx_cache = pool.cache_shaped(CacheShape::FLOW)?;
         let cons = rx_ring.consumer(rx_cache.slot())?;
         let tx_cache = pool.cache_shaped(CacheShape::FLOW)?;
-        let prod = tx_ring.producer()?;
+        let mut prod = tx_ring.producer()?;
+        if let Some(kick) = kick {
+            prod.set_kick(kick);
+        }
         let bell = cons.doorbell();
         *lock(&self.rx) = Some(Rx {
             cons,

@@ -335,16 +335,19 @@ impl Inner {
         let reply::Body::FlowUp(up) = reply else {
             return Err(Error::Protocol(format!("expected a flow, got {reply:?}")));
         };
-        if fds.len() != 2 {
+        // The receive ring, the send ring, and, when the send ring's
+        // consumer is a dataplane worker, the eventfd that wakes it.
+        if !(2..=3).contains(&fds.len()) {
             return Err(Error::Protocol(format!(
-                "a flow needs 2 rings, irmd sent {}",
+                "a flow needs 2 rings (and a wake-up fd), irmd sent {} fds",
                 fds.len()
             )));
         }
         let qos = up.qos.and_then(|q| q.to_spec()).unwrap_or_default();
+        let kick = (fds.len() == 3).then(|| fds.remove(2));
         let tx = Ring::attach(fds.remove(1))?;
         let rx = Ring::attach(fds.remove(0))?;
-        shared.attach(up.flow, qos, rx, tx)?;
+        shared.attach(up.flow, qos, rx, tx, kick)?;
         lock(&self.calls).flows.insert(up.flow, Arc::downgrade(shared));
         Ok(())
     }

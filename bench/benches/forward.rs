@@ -14,12 +14,13 @@
 //! | unknown flow | the first refusal after the shim checks |
 //! | udp to eth-dix | a UDP-shim datagram (EID word) in, an eth-dix frame out |
 //! | eth-dix to udp | an eth-dix frame in, a UDP-shim datagram (EID word) out |
+//! | application flow | an eth-dix frame on a flow straight on the shim (no DT): the shim-flow lookup, the peer check, `Deliver` |
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use o7s_dataplane::forward::{Shim, Verdict, process};
-use o7s_seam::tables::{Encap, EthDixEncap, N1Flow, NextHop, Tables, UdpEncap};
+use o7s_dataplane::forward::{Arrival, Shim, Verdict, process};
+use o7s_seam::tables::{Encap, EthDixEncap, N1Flow, NextHop, ShimFlow, ShimPeer, Tables, UdpEncap, demux_key};
 use o7s_wire::dt::{DtHeader, DtLayout, DtRepr};
 use o7s_wire::eth::MacAddr;
 use o7s_wire::qos::QosCube;
@@ -32,11 +33,16 @@ const PORT_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x10]);
 const PEER_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x20]);
 const NEXT_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x30]);
 /// The port the frames arrive on.
-const SHIM: Shim = Shim::EthDix { mac: Some(PORT_MAC) };
+const SHIM: Shim = Shim::EthDix {
+    mac: Some(PORT_MAC),
+    ethertype: 0xA000,
+};
 /// The UDP-shim port (2) datagrams arrive on, from its flow with EID 700.
 const UDP_EID: u32 = 700;
 /// Head room in front of the frame, as a pool buffer has.
 const HEAD: usize = 256;
+/// The EID of an application flow straight on the eth-dix shim of port 0.
+const APP_EID: u16 = 4000;
 
 fn tables() -> Tables {
     let mut t = Tables {
@@ -77,6 +83,13 @@ fn tables() -> Tables {
     );
     t.set_route(QosCube::BestEffort, FAR_UDP, NextHop::Single(udp));
     t.endpoints.insert(70, 0);
+    t.shim_flows.insert(
+        demux_key(0, u32::from(APP_EID)),
+        ShimFlow {
+            endpoint: 1,
+            peer: ShimPeer::Mac(PEER_MAC),
+        },
+    );
     t
 }
 
@@ -125,8 +138,10 @@ fn decide(c: &mut Criterion) {
         ("unknown flow", 0, SHIM, buffer(999, FAR, 4242), "drop"),
         ("udp to eth-dix", 2, Shim::Udp, udp_buffer(FAR, 4242), "forward"),
         ("eth-dix to udp", 0, SHIM, buffer(100, FAR_UDP, 4242), "forward"),
+        ("application flow", 0, SHIM, buffer(APP_EID, ME, 70), "deliver"),
     ] {
-        let verdict = process(&t, port, shim, &mut pristine.clone(), HEAD, len, |_| 0);
+        let at = Arrival { port, shim, from: None };
+        let verdict = process(&t, at, &mut pristine.clone(), HEAD, len, |_| 0);
         let got = match verdict {
             Verdict::Forward { .. } => "forward",
             Verdict::Deliver { .. } => "deliver",
@@ -137,7 +152,13 @@ fn decide(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter_batched_ref(
                 || pristine.clone(),
-                |buf| process(&t, port, black_box(shim), black_box(buf), HEAD, len, |_| 0),
+                |buf| {
+                    let at = Arrival {
+                        shim: black_box(shim),
+                        ..at
+                    };
+                    process(&t, at, black_box(buf), HEAD, len, |_| 0)
+                },
                 BatchSize::SmallInput,
             )
         });

@@ -143,6 +143,9 @@ pub struct IpcpConfig {
     /// Members to connect to after enrolment: management, then data
     /// transfer, both with QoS raw.
     pub conn: Vec<String>,
+    /// udp4 / udp6: names found without DNS (`hosts = { oping =
+    /// "10.9.0.2" }`, an o7s key).
+    pub hosts: Vec<(String, std::net::IpAddr)>,
 }
 
 /// Why a file was refused.
@@ -544,6 +547,8 @@ const IPCP_KEYS: [&str; 5] = ["bootstrap", "enrol", "autobind", "reg", "conn"];
 /// A key in an IPCP table, once recognised.
 enum IpcpKey {
     Common(&'static str),
+    /// `hosts`, the UDP layers' static directory (an o7s key).
+    Hosts,
     Bootstrap(BootstrapKey),
     /// `dht_t_expiry`, the example file's spelling.
     DhtTExpiry,
@@ -555,6 +560,9 @@ fn ipcp_key(key: &str) -> Option<IpcpKey> {
     }
     if key == "dht_t_expiry" {
         return Some(IpcpKey::DhtTExpiry);
+    }
+    if key == "hosts" {
+        return Some(IpcpKey::Hosts);
     }
     BootstrapKey::ALL
         .into_iter()
@@ -576,6 +584,7 @@ fn ipcp_table(
     };
     let (mut bootstrap, mut enrol, mut autobind) = (None, None, None);
     let (mut reg, mut conn) = (Vec::new(), Vec::new());
+    let mut hosts = Vec::new();
     let mut options = BootstrapOptions::default();
     let mut bootstrap_keys: Vec<&'static str> = Vec::new();
     let mut expiry_alias = false;
@@ -620,6 +629,13 @@ fn ipcp_table(
             IpcpKey::DhtTExpiry => {
                 expiry_alias = true;
                 BootstrapKey::DhtTExpire
+            }
+            IpcpKey::Hosts => {
+                if !matches!(ipcp_type, IpcpType::Udp4 | IpcpType::Udp6) {
+                    return Err(bad(key, ValueProblem::NotForType(ipcp_type)));
+                }
+                hosts = hosts_table(table, key, value, ipcp_type)?;
+                continue;
             }
             IpcpKey::Bootstrap(k) => k,
         };
@@ -716,7 +732,47 @@ fn ipcp_table(
         autobind,
         reg,
         conn,
+        hosts,
     })
+}
+
+/// `hosts = { <name> = "<address>", … }`: where a UDP layer finds names
+/// without asking DNS; addresses of the layer's family.
+fn hosts_table(
+    table: &str,
+    key: &str,
+    value: &Value,
+    ipcp_type: IpcpType,
+) -> Result<Vec<(String, std::net::IpAddr)>, ConfigError> {
+    let entries = value
+        .as_table()
+        .ok_or_else(|| wrong_type(table, key, "a table of name = \"address\"", value))?;
+    let mut hosts = Vec::new();
+    for (name, addr) in entries {
+        let at = format!("{key}.{name}");
+        let name = name_value(table, key, name)?;
+        let text = string(table, &at, addr)?.to_owned();
+        let ip: std::net::IpAddr = text.parse().map_err(|_| ConfigError::BadValue {
+            table: table.to_owned(),
+            key: at.clone(),
+            problem: ValueProblem::Invalid {
+                value: text.clone(),
+                reason: "is not an IP address",
+            },
+        })?;
+        if ip.is_ipv4() != (ipcp_type == IpcpType::Udp4) {
+            return Err(ConfigError::BadValue {
+                table: table.to_owned(),
+                key: at,
+                problem: ValueProblem::Invalid {
+                    value: text,
+                    reason: "is not an address of the layer's family",
+                },
+            });
+        }
+        hosts.push((name, ip));
+    }
+    Ok(hosts)
 }
 
 /// Reads one bootstrap key's value into `options`, applying the quirk
@@ -770,6 +826,9 @@ fn set_option(
 /// The keys an IPCP table of `ipcp_type` takes, for suggestions.
 fn keys_of(ipcp_type: IpcpType) -> Vec<&'static str> {
     let mut keys: Vec<&'static str> = IPCP_KEYS.to_vec();
+    if matches!(ipcp_type, IpcpType::Udp4 | IpcpType::Udp6) {
+        keys.push("hosts");
+    }
     keys.extend(
         BootstrapKey::ALL
             .into_iter()

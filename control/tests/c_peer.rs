@@ -71,7 +71,7 @@ fn sent<A: o7s_control::ipcp::shim::PeerAddr>(core: &mut ShimCore<A>, up: Option
     let events: Vec<_> = std::iter::from_fn(|| core.poll_event()).collect();
     match (&events[..], up) {
         ([ShimEvent::Send { to, msg }], None) => (*to, msg.clone()),
-        ([ShimEvent::Send { to, msg }, ShimEvent::FlowUp { flow, .. }], Some(f)) if *flow == f => (*to, msg.clone()),
+        ([ShimEvent::FlowUp { flow, .. }, ShimEvent::Send { to, msg }], Some(f)) if *flow == f => (*to, msg.clone()),
         (other, _) => panic!("expected one message, got {other:?}"),
     }
 }

@@ -38,6 +38,7 @@ fn ipcp(n: &str, ipcp_type: IpcpType, action: IpcpAction) -> IpcpConfig {
         autobind: false,
         reg: vec![],
         conn: vec![],
+        hosts: Default::default(),
     }
 }
 

@@ -171,7 +171,13 @@ fn connection_caps_hold_and_irmd_serves_again_once_they_close() {
         assert!(ok.is_some(), "irmd does not serve after connections closed");
         drop(held);
         let back = eventually(Duration::from_secs(5), || (irmd.usage().0 <= fds0).then_some(()));
-        assert!(back.is_some(), "fds {:?} vs {fds0} at start", irmd.usage());
+        assert!(
+            back.is_some(),
+            "fds {:?} vs {fds0} at start: {:?}",
+            irmd.usage(),
+            std::fs::read_dir(format!("/proc/{}/fd", irmd.pid()))
+                .map(|d| d.flatten().map(|e| std::fs::read_link(e.path()).unwrap_or_default()).collect::<Vec<_>>())
+        );
     }
 }
 

@@ -47,6 +47,11 @@ struct Args {
     /// Flows one process may hold at once (each costs two rings); 0: no cap.
     #[arg(long, default_value_t = 4096)]
     max_flows_per_process: u32,
+    /// Cores the dataplane worker may run on, by index in this process's
+    /// core list (comma-separated, e.g. `1` or `2,3`); without it the
+    /// worker is not pinned. The log says where it runs.
+    #[arg(long, value_delimiter = ',', value_name = "CORE,...")]
+    cores: Vec<usize>,
 }
 
 /// A group given by name or number, or an error naming it.
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
     options.limits.total = args.max_connections as usize;
     options.limits.per_user = args.max_connections_per_user as usize;
     options.flows_per_process = (args.max_flows_per_process > 0).then_some(args.max_flows_per_process as usize);
+    options.cores = args.cores;
     match (
         group("operators", args.operators.as_deref()),
         group("users", args.users.as_deref()),

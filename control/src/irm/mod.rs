@@ -47,6 +47,7 @@
 //! | event | when | what irmd does |
 //! |---|---|---|
 //! | [`IrmEvent::BootstrapIpcp`] | `ipcp_bootstrap` | bootstraps the IPCP task; on failure calls `ipcp_bootstrap_failed` |
+//! | [`IrmEvent::IpcpDestroyed`] | `ipcp_destroy` (after its names and flows were released) | stops the IPCP task, closes its port |
 //! | [`IrmEvent::EnrollIpcp`] | `ipcp_enroll` | starts enrolment; then `ipcp_enrolled` or `ipcp_enroll_failed` |
 //! | [`IrmEvent::RegisterOnIpcp`] / [`IrmEvent::UnregisterOnIpcp`] | name (un)registered, name or IPCP destroyed | tells the IPCP to (stop) advertise the hash |
 //! | [`IrmEvent::QueryLayers`] | `flow_alloc` | asks each IPCP whether it can reach the hash; answers come back as `query_answered` |
@@ -197,6 +198,11 @@ pub enum IrmEvent {
         layer: String,
         /// Its configuration.
         config: BootstrapConfig,
+    },
+    /// The IPCP is gone: stop its task, free what it holds.
+    IpcpDestroyed {
+        /// The IPCP.
+        ipcp: String,
     },
     /// Enrol this IPCP with `dst`.
     EnrollIpcp {
@@ -555,6 +561,7 @@ impl Irm {
         }
         self.release_flows_of_ipcp(name);
         self.ipcps.remove(name);
+        self.events.push_back(IrmEvent::IpcpDestroyed { ipcp: name.to_owned() });
         Ok(())
     }
 

@@ -659,6 +659,7 @@ fn destroying_an_ipcp_unregisters_its_names_and_downs_its_flows() {
             },
             IrmEvent::FlowDown { flow: f1, pid: CLIENT },
             IrmEvent::FlowDown { flow: f2, pid: SERVER },
+            IrmEvent::IpcpDestroyed { ipcp: "lo".into() },
         ]
     );
     assert!(irm.ipcp_list(None, None, None).is_empty());

@@ -30,6 +30,8 @@ pub mod conns;
 pub mod exec;
 pub mod local;
 pub mod log_budget;
+pub mod plane;
+pub mod shim;
 pub mod sys;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -44,7 +46,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll};
 use o7s_app::{error::errno, rundir};
-use o7s_mem::{Pool, PoolCache, PoolConfig, Ring};
+use o7s_mem::{Pool, PoolCache, PoolConfig};
 use o7s_seam::rpc::{self, Received, reply, request};
 use o7s_wire::qos::QosSpec;
 
@@ -53,9 +55,21 @@ use crate::irm::{Account, AllocFailure, FlowId, Irm, IrmEvent};
 use crate::irm_cli::Command;
 use crate::irmd_config::IrmdConfig;
 
+use std::net::{IpAddr, SocketAddr};
+
+use o7s_dataplane::backend::ShimPortSpec;
+use o7s_seam::tables::PortId;
+
+use crate::ipcp::eth::EthShim;
+use crate::ipcp::shim::ShimConfig;
+use crate::ipcp::udp::directory::Directory;
+use crate::ipcp_config::BootstrapConfig;
+
 use self::access::{Access, Role};
 use self::conns::{ConnId, Conns, LISTENER, Limits, Read};
 use self::local::LocalIpcp;
+use self::plane::{FlowRings, Plane};
+use self::shim::{Ends, EthLink, ShimIpcp, ShimTask, UdpLink};
 use self::log_budget::LogBudget;
 
 /// Entries per flow ring (each direction).
@@ -83,6 +97,8 @@ pub enum IrmdError {
     Listen { path: PathBuf, source: io::Error },
     #[error("cannot create the packet pool: {0}")]
     Pool(#[from] o7s_mem::MemError),
+    #[error("cannot start the dataplane: {0}")]
+    Plane(String),
     #[error("cannot read the configuration file {path}: {source}")]
     ConfigRead { path: PathBuf, source: io::Error },
     #[error("configuration file {path}: {source}")]
@@ -114,6 +130,9 @@ pub struct Options {
     pub limits: Limits,
     /// Most flows one process may hold (`None`: no cap).
     pub flows_per_process: Option<usize>,
+    /// Cores the dataplane's worker may be pinned to (indexes in this
+    /// process's core list); empty: not pinned.
+    pub cores: Vec<usize>,
 }
 
 impl Options {
@@ -136,6 +155,7 @@ impl Options {
             },
             limits: Limits::default(),
             flows_per_process: Some(4096),
+            cores: Vec::new(),
         }
     }
 }
@@ -143,7 +163,14 @@ impl Options {
 /// A running IPCP's control half.
 enum Task {
     Local(LocalIpcp),
+    Eth(ShimTask<EthLink>),
+    Udp(ShimTask<UdpLink>),
 }
+
+/// mio tokens besides the listener's and the connections' (which count up
+/// from 1).
+const PUNTS: mio::Token = mio::Token(usize::MAX - 1);
+const WAKER: mio::Token = mio::Token(usize::MAX - 2);
 
 /// Where a reply goes.
 #[derive(Debug, Clone, Copy)]
@@ -152,9 +179,6 @@ struct Caller {
     id: u64,
 }
 
-/// A flow end's rings: (receive, send), shared with the peer end (its
-/// send and receive).
-type Ends = (Arc<Ring>, Arc<Ring>);
 
 struct Daemon {
     irm: Irm,
@@ -169,6 +193,12 @@ struct Daemon {
     accepts: HashMap<u32, VecDeque<Caller>>,
     tasks: BTreeMap<String, Task>,
     ends: HashMap<FlowId, Ends>,
+    /// The embedded dataplane.
+    plane: Plane,
+    /// Wakes the loop for the shim tasks' directory threads.
+    waker: Arc<mio::Waker>,
+    /// Static name → address maps of the UDP IPCPs (irmd's file), by IPCP.
+    udp_hosts: HashMap<String, Vec<(String, IpAddr)>>,
     children: Vec<Child>,
     reclaim_until: Option<Instant>,
     /// Set while a command runs: why an IPCP it bootstrapped could not
@@ -211,19 +241,27 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<(), IrmdError> {
     let cache = pool.cache()?;
     let mut irm = Irm::new();
     irm.set_flow_limit(options.flows_per_process);
+    let plane = Plane::start(&pool, &options.cores).map_err(|e| IrmdError::Plane(e.to_string()))?;
+    let poll = Poll::new()?;
+    let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
+    let punt_fd = std::os::fd::AsRawFd::as_raw_fd(&plane.punt_fd());
+    poll.registry().register(&mut SourceFd(&punt_fd), PUNTS, Interest::READABLE)?;
     let mut daemon = Daemon {
         irm,
         pool,
         cache,
         rundir: options.rundir.clone(),
         access: options.access.clone(),
-        poll: Poll::new()?,
+        poll,
         conns: Conns::new(options.limits),
         by_pid: HashMap::new(),
         allocs: HashMap::new(),
         accepts: HashMap::new(),
         tasks: BTreeMap::new(),
         ends: HashMap::new(),
+        plane,
+        waker,
+        udp_hosts: HashMap::new(),
         children: Vec::new(),
         reclaim_until: None,
         ipcp_failure: None,
@@ -285,6 +323,9 @@ impl Daemon {
         for w in &config.warnings {
             tracing::warn!(file = %path.display(), "{w}");
         }
+        for ipcp in config.ipcps.iter().filter(|i| !i.hosts.is_empty()) {
+            self.udp_hosts.insert(ipcp.name.clone(), ipcp.hosts.clone());
+        }
         let owner = Account {
             uid: sys::euid(),
             gid: sys::egid(),
@@ -312,21 +353,28 @@ impl Daemon {
         let mut last_tick = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             let now = Instant::now();
-            let wake = [self.irm.poll_timeout(), self.conns.wake_at(now)]
+            // Punts already waiting: do not sleep.
+            let punted = self.plane.arm();
+            let wake = [self.irm.poll_timeout(), self.conns.wake_at(now), self.tasks_timeout()]
                 .into_iter()
                 .flatten()
                 .min()
                 .map_or(TICK, |t| t.saturating_duration_since(now).min(TICK));
+            let wake = if punted { Duration::ZERO } else { wake };
             match self.poll.poll(&mut events, Some(wake)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            self.plane.disarm();
             let now = Instant::now();
             let mut accept = false;
             for event in &events {
                 if event.token() == LISTENER {
                     accept = true;
+                    continue;
+                }
+                if event.token() == PUNTS || event.token() == WAKER {
                     continue;
                 }
                 let id = event.token().0;
@@ -346,7 +394,9 @@ impl Daemon {
                 }
             }
             self.conns.close_refused(now);
+            self.punts(now);
             self.serve_ready(now, &mut buf);
+            self.tick_tasks(now);
             if self.irm.poll_timeout().is_some_and(|d| d <= now) {
                 self.irm.handle_timeout(now);
                 self.drain_events(now);
@@ -554,7 +604,14 @@ impl Daemon {
         }
         // A command that may start an IPCP is undone whole if it fails.
         let before = (!cmd.is_read_only()).then(|| self.irm.clone());
-        let result = exec::execute(&mut self.irm, now, &cmd, &account, &|_| Vec::new());
+        // The counters live in the tasks and the dataplane, not the IRM.
+        let counted: HashMap<String, Vec<(String, u64)>> = if matches!(cmd, Command::IpcpStats { .. }) {
+            self.tasks.keys().map(|n| (n.clone(), self.stats(n))).collect()
+        } else {
+            HashMap::new()
+        };
+        let stats = |ipcp: &str| counted.get(ipcp).cloned().unwrap_or_default();
+        let result = exec::execute(&mut self.irm, now, &cmd, &account, &stats);
         self.drain_events(now);
         let body = match (result, self.ipcp_failure.take()) {
             (Err(e), _) => error(-e.errno(), e.to_string()),
@@ -638,16 +695,23 @@ impl Daemon {
     }
 
     fn reply_flow(&mut self, caller: Caller, flow: FlowId, qos: QosSpec, name: &str) {
-        let Some((rx, tx)) = self.ends.get(&flow).cloned() else {
-            self.reply(caller, error(errno::EIO, format!("flow {flow} has no rings")), &[]);
-            return;
-        };
         let up = reply::Body::FlowUp(rpc::FlowUp {
             flow: flow.0,
             qos: Some(qos.into()),
             name: name.to_owned(),
         });
-        self.reply(caller, up, &[rx.fd(), tx.fd()]);
+        let Some(ends) = self.ends.get(&flow) else {
+            self.reply(caller, error(errno::EIO, format!("flow {flow} has no rings")), &[]);
+            return;
+        };
+        let mut fds = vec![ends.rings.rx.fd(), ends.rings.tx.fd()];
+        fds.extend(ends.kick.as_ref().map(std::os::fd::AsFd::as_fd));
+        let message = rpc::Reply {
+            id: caller.id,
+            body: Some(up),
+        };
+        self.conns
+            .send(self.poll.registry(), caller.conn, &message, &fds, Instant::now());
     }
 
     fn drain_events(&mut self, now: Instant) {
@@ -658,18 +722,16 @@ impl Daemon {
 
     fn event(&mut self, now: Instant, event: IrmEvent) {
         match event {
-            IrmEvent::BootstrapIpcp { ipcp, layer, config } => {
-                if config.ipcp_type() == IpcpType::Local {
-                    tracing::info!(%ipcp, %layer, "local IPCP bootstrapped");
-                    self.tasks.insert(ipcp, Task::Local(LocalIpcp::new()));
-                } else {
-                    let _ = self.irm.ipcp_bootstrap_failed(&ipcp);
-                    let message = format!(
-                        "cannot bootstrap IPCP {ipcp:?}: {} IPCPs have no control logic in o7s yet (only local)",
-                        config.ipcp_type()
-                    );
-                    tracing::warn!("{message}");
-                    self.ipcp_failure = Some(message);
+            IrmEvent::BootstrapIpcp { ipcp, layer, config } => self.bootstrap(&ipcp, &layer, &config),
+            IrmEvent::IpcpDestroyed { ipcp } => {
+                if let Some(task) = self.tasks.remove(&ipcp) {
+                    if let Task::Eth(t) = &task {
+                        self.plane.remove_port(t.port);
+                    }
+                    if let Task::Udp(t) = &task {
+                        self.plane.remove_port(t.port);
+                    }
+                    tracing::info!(%ipcp, "IPCP destroyed");
                 }
             }
             IrmEvent::EnrollIpcp { ipcp, dst } => {
@@ -679,28 +741,42 @@ impl Daemon {
                 self.ipcp_failure = Some(message);
             }
             IrmEvent::RegisterOnIpcp { ipcp, name, hash } => {
-                if let Some(Task::Local(lo)) = self.tasks.get_mut(&ipcp) {
-                    lo.register(hash);
-                    tracing::info!(%name, %ipcp, "name registered");
+                match self.tasks.get_mut(&ipcp) {
+                    Some(Task::Local(lo)) => lo.register(hash),
+                    Some(Task::Eth(t)) => t.core.register(hash),
+                    Some(Task::Udp(t)) => t.core.register(hash),
+                    None => return,
                 }
+                tracing::info!(%name, %ipcp, "name registered");
             }
             IrmEvent::UnregisterOnIpcp { ipcp, name, hash } => {
-                if let Some(Task::Local(lo)) = self.tasks.get_mut(&ipcp) {
-                    lo.unregister(&hash);
-                    tracing::info!(%name, %ipcp, "name unregistered");
+                match self.tasks.get_mut(&ipcp) {
+                    Some(Task::Local(lo)) => lo.unregister(&hash),
+                    Some(Task::Eth(t)) => t.core.unregister(&hash),
+                    Some(Task::Udp(t)) => t.core.unregister(&hash),
+                    None => return,
                 }
+                tracing::info!(%name, %ipcp, "name unregistered");
             }
             IrmEvent::QueryLayers { flow, hashes_per_ipcp } => {
                 for (ipcp, hash) in hashes_per_ipcp {
                     let known = match self.tasks.get(&ipcp) {
                         Some(Task::Local(lo)) => lo.knows(&hash),
+                        Some(Task::Eth(_) | Task::Udp(_)) => {
+                            self.with_shim(&ipcp, |t, ctx| t.query(now, ctx, flow, hash));
+                            continue;
+                        }
                         None => false,
                     };
                     // Once decided, later answers are refused; fine.
                     let _ = self.irm.query_answered(flow, &ipcp, known);
                 }
             }
-            IrmEvent::AllocateOnIpcp { flow, ipcp, hash, qos } => self.allocate_on(now, flow, &ipcp, hash, qos),
+            IrmEvent::AllocateOnIpcp { flow, ipcp, hash, qos } => {
+                if !self.with_shim(&ipcp, |t, ctx| t.allocate(now, ctx, flow, hash, qos)) {
+                    self.allocate_on(now, flow, &ipcp, hash, qos);
+                }
+            }
             IrmEvent::FlowAllocated { flow, pid, qos } => {
                 let name = self.irm.flow_info(flow).map(|f| f.name).unwrap_or_default();
                 tracing::info!(%flow, pid, %name, "flow allocated");
@@ -740,6 +816,9 @@ impl Daemon {
                 }
             }
             IrmEvent::RespondOnIpcp { flow, ipcp, accepted } => {
+                if self.with_shim(&ipcp, |t, ctx| t.respond(now, ctx, flow, accepted)) {
+                    return;
+                }
                 if let Some(Task::Local(lo)) = self.tasks.get_mut(&ipcp) {
                     let Some(requester) = lo.peer(flow) else { return };
                     if !accepted {
@@ -750,9 +829,9 @@ impl Daemon {
                         // The requester gave up (its process died) while the
                         // request waited: the accepted end has no peer.
                         lo.release(flow);
-                        if let Some((rx, tx)) = self.ends.get(&flow) {
-                            rx.close();
-                            tx.close();
+                        if let Some(ends) = self.ends.get(&flow) {
+                            ends.rings.rx.close();
+                            ends.rings.tx.close();
                         }
                         let _ = self.irm.ipcp_flow_dealloc(&ipcp, flow);
                     }
@@ -765,14 +844,17 @@ impl Daemon {
                 }
             }
             IrmEvent::DeallocOnIpcp { flow, ipcp } => {
-                if let Some((rx, tx)) = self.ends.get(&flow) {
+                if self.with_shim(&ipcp, |t, ctx| t.dealloc(ctx, flow)) {
+                    return;
+                }
+                if let Some(ends) = self.ends.get(&flow) {
                     // Wakes both ends' readers; the peer's reads end.
-                    rx.close();
-                    tx.close();
+                    ends.rings.rx.close();
+                    ends.rings.tx.close();
                 }
                 let peer = match self.tasks.get_mut(&ipcp) {
                     Some(Task::Local(lo)) => lo.release(flow),
-                    None => None,
+                    _ => None,
                 };
                 let _ = self.irm.ipcp_flow_dealloc(&ipcp, flow);
                 if let Some(peer) = peer {
@@ -792,21 +874,168 @@ impl Daemon {
         }
     }
 
-    /// A flow request through `ipcp`: for the local layer, the request
-    /// arrives at once at this same IRM, and the two ends get their rings.
+    /// Runs `f` on the shim task `ipcp`, if it is one, with what it needs
+    /// of irmd; false when `ipcp` is not a shim.
+    fn with_shim(&mut self, ipcp: &str, f: impl FnOnce(&mut dyn ShimIpcp, &mut shim::Ctx<'_>)) -> bool {
+        let task: &mut dyn ShimIpcp = match self.tasks.get_mut(ipcp) {
+            Some(Task::Eth(t)) => t,
+            Some(Task::Udp(t)) => t,
+            _ => return false,
+        };
+        let mut ctx = shim::Ctx {
+            irm: &mut self.irm,
+            plane: &mut self.plane,
+            ends: &mut self.ends,
+        };
+        f(task, &mut ctx);
+        true
+    }
+
+    /// Starts the task of a bootstrapped IPCP; on failure says why in
+    /// `ipcp_failure` (the command is undone).
+    fn bootstrap(&mut self, ipcp: &str, layer: &str, config: &BootstrapConfig) {
+        let started = match config {
+            BootstrapConfig::Local(_) => Ok(Task::Local(LocalIpcp::new())),
+            BootstrapConfig::EthDix(c) => self.start_eth(ipcp, &c.dev, EthShim::Dix { ethertype: c.ethertype }, config),
+            BootstrapConfig::EthLlc(c) => self.start_eth(ipcp, &c.dev, EthShim::Llc, config),
+            BootstrapConfig::Udp4(c) => self.start_udp(ipcp, SocketAddr::from((c.ip, c.port)), c.dns.map(IpAddr::V4)),
+            BootstrapConfig::Udp6(c) => self.start_udp(ipcp, SocketAddr::from((c.ip, c.port)), c.dns.map(IpAddr::V6)),
+            BootstrapConfig::Unicast(_) | BootstrapConfig::Broadcast => Err(format!(
+                "{} IPCPs have no control logic in o7s yet",
+                config.ipcp_type()
+            )),
+        };
+        match started {
+            Ok(task) => {
+                tracing::info!(%ipcp, %layer, kind = %config.ipcp_type(), "IPCP bootstrapped");
+                self.tasks.insert(ipcp.to_owned(), task);
+            }
+            Err(why) => {
+                let _ = self.irm.ipcp_bootstrap_failed(ipcp);
+                let message = format!("cannot bootstrap IPCP {ipcp:?}: {why}");
+                tracing::warn!("{message}");
+                self.ipcp_failure = Some(message);
+            }
+        }
+    }
+
+    fn start_eth(&mut self, ipcp: &str, dev: &str, shim: EthShim, config: &BootstrapConfig) -> Result<Task, String> {
+        let spec = match shim {
+            EthShim::Dix { ethertype } => ShimPortSpec::EthDix {
+                dev: dev.to_owned(),
+                ethertype,
+            },
+            EthShim::Llc => ShimPortSpec::EthLlc { dev: dev.to_owned() },
+        };
+        let (port, info) = self.plane.add_port(&spec).map_err(|e| e.to_string())?;
+        let Some(mac) = info.mac else {
+            self.plane.remove_port(port);
+            return Err(format!("interface {dev} has no MAC address"));
+        };
+        tracing::info!(%ipcp, dev, %mac, mtu = info.mtu, backend = %info.kind, "eth port open");
+        let hash_len = config.dir_hash_algo().digest_len();
+        let shim_config = match shim {
+            EthShim::Dix { .. } => ShimConfig::eth_dix(hash_len),
+            EthShim::Llc => ShimConfig::eth_llc(hash_len),
+        };
+        let task = ShimTask::new(ipcp, port, EthLink { shim, mac }, shim_config);
+        Ok(Task::Eth(task))
+    }
+
+    fn start_udp(&mut self, ipcp: &str, local: SocketAddr, dns: Option<IpAddr>) -> Result<Task, String> {
+        let (port, info) = self
+            .plane
+            .add_port(&ShimPortSpec::Udp { bind: local })
+            .map_err(|e| e.to_string())?;
+        tracing::info!(%ipcp, %local, backend = %info.kind, "udp port open");
+        let hosts = self.udp_hosts.get(ipcp).cloned().unwrap_or_default();
+        let directory = Directory::new(hosts.iter().map(|(n, ip)| (n.as_str(), *ip)), dns);
+        let link = UdpLink::start(local, directory, Arc::clone(&self.waker)).map_err(|e| {
+            self.plane.remove_port(port);
+            format!("cannot start its directory: {e}")
+        })?;
+        Ok(Task::Udp(ShimTask::new(ipcp, port, link, ShimConfig::udp())))
+    }
+
+    /// Hands every punted management frame to the shim task of its port.
+    fn punts(&mut self, now: Instant) {
+        let mut frames: Vec<(PortId, Option<SocketAddr>, Vec<u8>)> = Vec::new();
+        self.plane.punts(|port, from, frame| frames.push((port, from, frame.to_vec())));
+        for (port, from, frame) in frames {
+            let ipcp = self.tasks.iter().find_map(|(name, t)| match t {
+                Task::Eth(s) if s.port == port => Some(name.clone()),
+                Task::Udp(s) if s.port == port => Some(name.clone()),
+                _ => None,
+            });
+            if let Some(ipcp) = ipcp {
+                self.with_shim(&ipcp, |t, ctx| t.receive(now, ctx, &frame, from));
+            }
+        }
+        self.drain_events(now);
+    }
+
+    /// The shim tasks' deadlines and directory answers.
+    fn tick_tasks(&mut self, now: Instant) {
+        let names: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| matches!(t, Task::Eth(_) | Task::Udp(_)))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for ipcp in names {
+            self.with_shim(&ipcp, |t, ctx| t.tick(now, ctx));
+        }
+        self.drain_events(now);
+    }
+
+    fn tasks_timeout(&self) -> Option<Instant> {
+        self.tasks
+            .values()
+            .filter_map(|t| match t {
+                Task::Eth(s) => s.poll_timeout(),
+                Task::Udp(s) => s.poll_timeout(),
+                Task::Local(_) => None,
+            })
+            .min()
+    }
+
+    /// `irm ipcp stats`: what the dataplane counted on the IPCP's port and
+    /// what its control half refused.
+    fn stats(&self, ipcp: &str) -> Vec<(String, u64)> {
+        let (port, control) = match self.tasks.get(ipcp) {
+            Some(Task::Eth(t)) => (t.port, t.counters()),
+            Some(Task::Udp(t)) => (t.port, t.counters()),
+            _ => return Vec::new(),
+        };
+        let snap = self.plane.counters(port);
+        let mut rows: Vec<(String, u64)> = [
+            ("rx-packets", snap.rx_packets),
+            ("rx-octets", snap.rx_bytes),
+            ("tx-packets", snap.tx_packets),
+            ("tx-octets", snap.tx_bytes),
+            ("delivered", snap.delivered),
+            ("punted", snap.punted),
+            ("passed-to-kernel", snap.passed_to_kernel),
+        ]
+        .into_iter()
+        .map(|(n, v)| (n.to_owned(), v))
+        .collect();
+        let drops = o7s_seam::DropReason::ALL.iter().map(|r| (r.to_string(), snap.dropped(*r)));
+        let losses = o7s_seam::KernelLoss::ALL.iter().map(|l| (l.to_string(), snap.lost(*l)));
+        rows.extend(drops.chain(losses).filter(|(_, v)| *v > 0));
+        rows.extend(control);
+        rows
+    }
+
+    /// A flow request through the local IPCP `ipcp`: the request arrives
+    /// at once at this same IRM, and the two ends get their rings.
     fn allocate_on(&mut self, now: Instant, flow: FlowId, ipcp: &str, hash: o7s_wire::hash::NameHash, qos: QosSpec) {
         if !matches!(self.tasks.get(ipcp), Some(Task::Local(_))) {
             let _ = self.irm.alloc_reply(flow, ipcp, Err(-errno::ENOTSUP));
             return;
         }
-        let rings = (|| -> Result<(Ring, Ring), o7s_mem::MemError> {
-            Ok((
-                Ring::create("o7s-flow", FLOW_RING_ENTRIES)?,
-                Ring::create("o7s-flow", FLOW_RING_ENTRIES)?,
-            ))
-        })();
-        let (forward, back) = match rings {
-            Ok((f, b)) => (Arc::new(f), Arc::new(b)),
+        let rings = match FlowRings::create() {
+            Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "cannot create flow rings");
                 let _ = self.irm.alloc_reply(flow, ipcp, Err(-errno::ENOMEM));
@@ -819,8 +1048,13 @@ impl Daemon {
                 if let Some(Task::Local(lo)) = self.tasks.get_mut(ipcp) {
                     lo.pair(flow, responder);
                 }
-                self.ends.insert(flow, (Arc::clone(&back), Arc::clone(&forward)));
-                self.ends.insert(responder, (forward, back));
+                // One end's receive ring is the other's send ring.
+                let swapped = FlowRings {
+                    rx: Arc::clone(&rings.tx),
+                    tx: Arc::clone(&rings.rx),
+                };
+                self.ends.insert(flow, Ends::local(rings));
+                self.ends.insert(responder, Ends::local(swapped));
             }
             Err(e) => {
                 tracing::info!(%flow, error = %e, "flow request refused");
@@ -888,9 +1122,9 @@ impl Daemon {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        for (rx, tx) in self.ends.values() {
-            rx.close();
-            tx.close();
+        for ends in self.ends.values() {
+            ends.rings.rx.close();
+            ends.rings.tx.close();
         }
         let ids: Vec<ConnId> = self.conns.ids().collect();
         for id in ids {

@@ -253,8 +253,35 @@ fn enrol_reg_conn_and_autobind_are_read_for_an_enrolling_member() {
             autobind: true,
             reg: vec!["oping".into(), "oecho".into()],
             conn: vec!["a".into()],
+            hosts: Vec::new(),
         }
     );
+}
+
+#[test]
+fn udp_layers_take_a_static_directory_of_their_family() {
+    let i = only_ipcp("[udp4.u]\nbootstrap = \"wan\"\nip = \"10.9.0.1\"\nhosts = { oping = \"10.9.0.2\", oecho = \"10.9.0.3\" }\n");
+    assert_eq!(
+        i.hosts,
+        [
+            ("oping".to_owned(), "10.9.0.2".parse().unwrap()),
+            ("oecho".to_owned(), "10.9.0.3".parse().unwrap())
+        ]
+    );
+    assert_eq!(
+        err("[udp4.u]\nip = \"10.9.0.1\"\nhosts = { oping = \"fd00::2\" }\n"),
+        "[udp4.u]: `hosts.oping` \"fd00::2\" is not an address of the layer's family"
+    );
+    assert_eq!(
+        err("[udp6.u]\nip = \"fd00::1\"\nhosts = { oping = \"nowhere\" }\n"),
+        "[udp6.u]: `hosts.oping` \"nowhere\" is not an IP address"
+    );
+    assert!(err("[udp4.u]\nip = \"10.9.0.1\"\nhosts = [\"x\"]\n").contains("hosts"));
+    assert_eq!(
+        err("[eth-dix.e]\ndev = \"eth0\"\nhosts = { oping = \"10.9.0.2\" }\n"),
+        "[eth-dix.e]: `hosts` does not apply to eth-dix IPCPs"
+    );
+    assert!(err("[udp4.u]\nip = \"10.9.0.1\"\nhosts = { \"a b\" = \"10.9.0.2\" }\n").contains("white space"));
 }
 
 #[test]

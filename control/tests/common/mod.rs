@@ -185,7 +185,17 @@ impl Irmd {
     pub fn usage(&self) -> (usize, usize, u64) {
         let pid = self.pid();
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count);
-        let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, Iterator::count);
+        // irmd's own threads; the dataplane's workers it embeds are
+        // counted apart (they do not serve clients).
+        let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |tasks| {
+            tasks
+                .flatten()
+                .filter(|t| {
+                    let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+                    !comm.starts_with("o7s-worker")
+                })
+                .count()
+        });
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let rss = status
             .lines()

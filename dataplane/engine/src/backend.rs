@@ -1,23 +1,43 @@
-//! Opening the ports a configuration names and starting the router: the
-//! glue between [`config`](crate::config), the backends and the workers.
+//! Opening ports and starting the dataplane: the glue between the
+//! backends and the workers, for the static router ([`config`](crate::config))
+//! and for irmd, which embeds the dataplane and opens the port of each
+//! shim IPCP it bootstraps.
 //!
-//! Backend choice per port: `af_xdp` (XDP steering + AF_XDP socket over the
-//! pool), `af_packet` (mmap rings, one copy per frame), or `auto`: AF_XDP,
-//! and AF_PACKET when XDP cannot attach or the socket cannot bind (logged).
+//! ```text
+//!  irmd:    Dataplane::start_embedded(pool, cores)      workers, no port yet
+//!           dp.add_shim_port(worker, id, &ShimPortSpec)  open ─► AddPort ─► PortInfo (MAC, MTU, backend)
+//!             EthDix { dev, ethertype }  AF_XDP + XDP steering (AF_PACKET if XDP cannot attach
+//!                                        or the socket cannot bind: logged with the reason)
+//!             EthLlc { dev }             AF_PACKET bound to 802.2 LLC frames
+//!             Udp { bind }               io_uring UDP socket
+//!           dp.remove_port(worker, id)
+//!  router:  start_router(&RouterConfig)                  every port of the file, one worker
+//! ```
+//!
+//! Every port opens over the dataplane's one pool; AF_XDP ports share one
+//! UMEM (the pool's memory, registered once per mode), so a frame received
+//! on one port leaves by another, or reaches an application, as the same
+//! buffer. Backend choice per configured router port: `af_xdp`,
+//! `af_packet` (mmap rings, one copy per frame), or `auto`: AF_XDP, and
+//! AF_PACKET when XDP cannot attach or the socket cannot bind (logged).
+
+use std::net::SocketAddr;
 
 use o7s_ebpf::SteeringConfig;
 use o7s_mem::{Pool, PoolConfig, Producer};
+use o7s_seam::command::CommandError;
+use o7s_seam::tables::PortId;
 use o7s_xsk::Umem;
 
-use crate::config::{Backend, ConfigError, PortConfig, RouterConfig, interface_mac, interface_mtu};
-use crate::port::Port;
-use crate::port::packet::{AfPacketPort, PacketConfig, PacketError};
+use crate::config::{Backend, ConfigError, PortConfig, RouterConfig, XdpMode, interface_mac, interface_mtu};
+use crate::port::packet::{AfPacketPort, LLC_FRAMES, PacketConfig, PacketError};
 use crate::port::uring::{UringConfig, UringUdpPort};
 use crate::port::xdp::{XdpPort, XdpPortError, attach_mode};
-use crate::worker::{Dataplane, StartError, WorkerSpec};
+use crate::port::{Port, PortInfo};
+use crate::worker::{Dataplane, Idle, StartError, WorkerSpec};
 use o7s_seam::tables::{Encap, NextHop, Tables};
 
-/// Why the router could not start.
+/// Why the router, or a port, could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("packet pool: {0}")]
@@ -42,6 +62,24 @@ pub enum BackendError {
     Start(#[from] StartError),
     #[error("core {index} is not in this process's core list ({available} cores)")]
     NoSuchCore { index: usize, available: usize },
+    #[error("the dataplane has no worker, so no pool to open ports over")]
+    NoWorker,
+    #[error(transparent)]
+    Command(#[from] CommandError),
+}
+
+/// The port of a shim IPCP, as irmd asks for it
+/// ([`Dataplane::add_shim_port`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShimPortSpec {
+    /// eth-dix on interface `dev`, frames of `ethertype` (each eth-dix
+    /// port has its own).
+    EthDix { dev: String, ethertype: u16 },
+    /// eth-llc on interface `dev`.
+    EthLlc { dev: String },
+    /// A UDP shim (udp4 or udp6, as `bind` is) on the socket bound to
+    /// `bind`.
+    Udp { bind: SocketAddr },
 }
 
 /// The default UDP shim port the steering program also passes to AF_XDP.
@@ -63,20 +101,29 @@ impl Opened {
     }
 }
 
-fn open_port(p: &PortConfig, cfg: &RouterConfig, umem: &mut Option<Umem>, pool: &Pool) -> Result<Opened, BackendError> {
-    let mtu = match p.backend {
-        Backend::Udp => o7s_wire::udp::MAX_DATAGRAM_UDP4,
-        _ => interface_mtu(&p.name).ok_or_else(|| BackendError::Port {
-            port: p.name.clone(),
-            why: "no such interface".into(),
-        })?,
-    };
+/// Opens an eth-dix port for `ethertype` on `ifname` (in the calling
+/// thread's namespace) with `backend`: AF_XDP on queue `queue` over the
+/// dataplane's UMEM (made from `pool` when no port has yet), AF_PACKET, or
+/// AF_XDP and AF_PACKET if that fails.
+fn open_eth_dix(
+    ifname: &str,
+    ethertype: u16,
+    backend: Backend,
+    xdp_mode: XdpMode,
+    queue: u32,
+    umem: &mut Option<Umem>,
+    pool: &Pool,
+) -> Result<Opened, BackendError> {
+    let mtu = interface_mtu(ifname).ok_or_else(|| BackendError::Port {
+        port: ifname.into(),
+        why: "no such interface".into(),
+    })?;
     let xdp = |umem: &mut Option<Umem>| -> Result<Opened, BackendError> {
         let umem = match umem {
             Some(u) => u.clone(),
             None => umem
                 .insert(Umem::new(pool).map_err(|e| BackendError::Xdp {
-                    port: p.name.clone(),
+                    port: ifname.into(),
                     source: e.into(),
                 })?)
                 .clone(),
@@ -85,30 +132,62 @@ fn open_port(p: &PortConfig, cfg: &RouterConfig, umem: &mut Option<Umem>, pool: 
         // backend): leave it to the kernel.
         // The port sets the MAC and frame length it takes.
         let steer = SteeringConfig {
-            ethertype: cfg.ethertype,
+            ethertype,
             udp_port: UDP_SHIM_PORT,
             steer_udp: false,
-            mode: attach_mode(p.xdp_mode),
+            mode: attach_mode(xdp_mode),
             ..SteeringConfig::default()
         };
-        let port = XdpPort::open(&umem, &p.name, p.queue, steer, mtu).map_err(|source| BackendError::Xdp {
-            port: p.name.clone(),
+        let port = XdpPort::open(&umem, ifname, queue, steer, mtu).map_err(|source| BackendError::Xdp {
+            port: ifname.into(),
             source,
         })?;
         Ok(Opened::Xdp(Box::new(port)))
     };
-    let packet = || -> Result<Opened, BackendError> {
-        let pc = PacketConfig {
-            interface: p.name.clone(),
-            ethertype: cfg.ethertype,
-            ..PacketConfig::default()
-        };
-        let port = AfPacketPort::open(&pc).map_err(|source| BackendError::Packet {
-            port: p.name.clone(),
-            source,
-        })?;
-        Ok(Opened::Other(Box::new(port)))
+    let packet = || -> Result<Opened, BackendError> { open_packet(ifname, ethertype).map(Opened::Other) };
+    match backend {
+        Backend::AfXdp => xdp(umem),
+        Backend::AfPacket => packet(),
+        Backend::Auto => xdp(umem).or_else(|e| {
+            tracing::warn!(port = %ifname, error = %e, "AF_XDP unavailable, falling back to AF_PACKET");
+            packet()
+        }),
+        Backend::Udp => Err(BackendError::Port {
+            port: ifname.into(),
+            why: "a UDP backend for an Ethernet port".into(),
+        }),
+    }
+}
+
+/// An AF_PACKET port on `ifname` for `ethertype` ([`LLC_FRAMES`] for
+/// eth-llc).
+fn open_packet(ifname: &str, ethertype: u16) -> Result<Box<dyn Port>, BackendError> {
+    let pc = PacketConfig {
+        interface: ifname.into(),
+        ethertype,
+        ..PacketConfig::default()
     };
+    let port = AfPacketPort::open(&pc).map_err(|source| BackendError::Packet {
+        port: ifname.into(),
+        source,
+    })?;
+    Ok(Box::new(port))
+}
+
+/// A UDP shim port bound to `bind`, over `pool`.
+fn open_udp(name: &str, bind: SocketAddr, pool: &Pool) -> Result<Box<dyn Port>, BackendError> {
+    let uc = UringConfig {
+        bind,
+        ..UringConfig::default()
+    };
+    let port = UringUdpPort::bind(&uc, pool).map_err(|e| BackendError::Port {
+        port: name.into(),
+        why: e.to_string(),
+    })?;
+    Ok(Box::new(port))
+}
+
+fn open_port(p: &PortConfig, cfg: &RouterConfig, umem: &mut Option<Umem>, pool: &Pool) -> Result<Opened, BackendError> {
     match p.backend {
         Backend::Udp => {
             let bind = p
@@ -119,22 +198,91 @@ fn open_port(p: &PortConfig, cfg: &RouterConfig, umem: &mut Option<Umem>, pool: 
                     port: p.name.clone(),
                     why: "udp port without a valid bind address".into(),
                 })?;
-            let uc = UringConfig {
-                bind,
-                ..UringConfig::default()
-            };
-            let port = UringUdpPort::bind(&uc, pool).map_err(|e| BackendError::Port {
-                port: p.name.clone(),
-                why: e.to_string(),
-            })?;
-            Ok(Opened::Other(Box::new(port)))
+            open_udp(&p.name, bind, pool).map(Opened::Other)
         }
-        Backend::AfXdp => xdp(umem),
-        Backend::AfPacket => packet(),
-        Backend::Auto => xdp(umem).or_else(|e| {
-            tracing::warn!(port = %p.name, error = %e, "AF_XDP unavailable, falling back to AF_PACKET");
-            packet()
-        }),
+        backend => open_eth_dix(&p.name, cfg.ethertype, backend, p.xdp_mode, p.queue, umem, pool),
+    }
+}
+
+/// The indices in this process's core list of `cores`, read once, before
+/// any thread pins itself (a pinned thread only sees its own core).
+fn core_ids(cores: &[usize]) -> Result<Vec<core_affinity::CoreId>, BackendError> {
+    let all = core_affinity::get_core_ids().unwrap_or_default();
+    cores
+        .iter()
+        .map(|&index| {
+            all.get(index).copied().ok_or(BackendError::NoSuchCore {
+                index,
+                available: all.len(),
+            })
+        })
+        .collect()
+}
+
+impl Dataplane {
+    /// Starts the dataplane embedded in the calling process (irmd), over
+    /// `pool`, with no port yet: one worker per entry of `cores` (indices
+    /// in the process's core list), each pinned to that core, or one
+    /// unpinned worker when `cores` is empty. Workers nap when idle
+    /// ([`Idle::Adaptive`]). Ports come with
+    /// [`add_shim_port`](Self::add_shim_port). Logs the cores and the page
+    /// size of the pool.
+    pub fn start_embedded(pool: &Pool, cores: &[usize]) -> Result<Dataplane, BackendError> {
+        let pinned = core_ids(cores)?;
+        let places: Vec<Option<core_affinity::CoreId>> = if pinned.is_empty() {
+            vec![None]
+        } else {
+            pinned.into_iter().map(Some).collect()
+        };
+        let mut specs = Vec::with_capacity(places.len());
+        for (w, core) in places.iter().enumerate() {
+            specs.push(WorkerSpec {
+                name: format!("o7s-worker{w}"),
+                core: *core,
+                cache: pool.cache()?,
+                ports: Vec::new(),
+                endpoints: Vec::new(),
+                punt: None,
+                idle: Idle::Adaptive,
+            });
+        }
+        tracing::info!(
+            workers = places.len(),
+            cores = ?places.iter().map(|c| c.map(|c| c.id)).collect::<Vec<_>>(),
+            pages = %pool.pages(),
+            buffers = pool.count(),
+            buf_size = pool.buf_size(),
+            "dataplane started, embedded (cores: None = not pinned)"
+        );
+        Ok(Dataplane::start(Tables::default(), specs)?)
+    }
+
+    /// Opens the port `spec` describes (in the calling thread's network
+    /// namespace) over the dataplane's pool and has worker `worker` poll it
+    /// as port `id`; returns what it is (interface MAC, MTU, the backend in
+    /// use). eth-dix runs on AF_XDP with the XDP steering program for its
+    /// Ethertype, and falls back to AF_PACKET (logged, with the reason)
+    /// when XDP cannot attach or the socket cannot bind; eth-llc runs on
+    /// AF_PACKET bound to 802.2 LLC frames (the steering program matches
+    /// Ethertypes); UDP on io_uring. Every AF_XDP port shares the
+    /// dataplane's one UMEM.
+    pub fn add_shim_port(&self, worker: usize, id: PortId, spec: &ShimPortSpec) -> Result<PortInfo, BackendError> {
+        let pool = self.pool().ok_or(BackendError::NoWorker)?;
+        if worker >= self.workers() {
+            return Err(CommandError::NoWorker(worker).into());
+        }
+        let port = match spec {
+            ShimPortSpec::EthDix { dev, ethertype } => {
+                let mut umem = self.umem.lock().unwrap_or_else(|e| e.into_inner());
+                open_eth_dix(dev, *ethertype, Backend::Auto, XdpMode::Auto, 0, &mut umem, pool)?.boxed()
+            }
+            ShimPortSpec::EthLlc { dev } => open_packet(dev, LLC_FRAMES)?,
+            ShimPortSpec::Udp { bind } => open_udp(&format!("udp:{bind}"), *bind, pool)?,
+        };
+        let info = port.info().clone();
+        tracing::info!(id, worker, port = %info.name, backend = %info.kind, mtu = info.mtu, mac = ?info.mac.map(|m| m.to_string()), "shim port open");
+        self.apply(worker, crate::Command::AddPort { id, port })?;
+        Ok(info)
     }
 }
 
@@ -162,16 +310,7 @@ pub fn start_router_in(
     endpoints: Vec<(u64, Producer)>,
     punt: Option<Producer>,
 ) -> Result<Dataplane, BackendError> {
-    // Read once, before any thread pins itself: a pinned thread only sees
-    // its own core.
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let core = match cfg.core {
-        Some(index) => Some(*cores.get(index).ok_or(BackendError::NoSuchCore {
-            index,
-            available: cores.len(),
-        })?),
-        None => None,
-    };
+    let core = core_ids(cfg.core.as_slice())?.first().copied();
     let pool = pool.clone();
     let cache = pool.cache()?;
     let mut umem = None;
@@ -190,10 +329,12 @@ pub fn start_router_in(
         address = format_args!("{:#x}", tables.address),
         flows = tables.flows.len(),
         routes = tables.fib.iter().map(|f| f.len()).sum::<usize>(),
+        core = ?core.map(|c| c.id),
+        pages = %pool.pages(),
         "router tables built"
     );
     if cfg.fast_path {
-        program_fast_path(&tables, &mut opened)?;
+        program_fast_path(&tables, cfg.ethertype, &mut opened)?;
     }
     let ports: Vec<Option<Box<dyn Port>>> = opened.into_iter().map(|p| Some(p.boxed())).collect();
     let spec = WorkerSpec {
@@ -205,16 +346,20 @@ pub fn start_router_in(
         punt,
         idle: cfg.idle.into(),
     };
-    Ok(Dataplane::start(tables, vec![spec])?)
+    let dp = Dataplane::start(tables, vec![spec])?;
+    // Ports added later share the UMEM of those opened here.
+    *dp.umem.lock().unwrap_or_else(|e| e.into_inner()) = umem;
+    Ok(dp)
 }
 
 /// The in-kernel transit fast path of `tables`: what the steering program
 /// of every AF_XDP port can forward by itself. Only single eth-dix next hops
 /// (or an LFA's primary while it is up) between AF_XDP ports; ECMP and
-/// everything else stay on the worker. `None` when the tables do not fit
-/// the program (DT layout other than the default, addresses wider than 32
-/// bits).
-fn fast_path(tables: &Tables, ifindexes: &[Option<u32>]) -> Option<o7s_ebpf::FastPath> {
+/// everything else stay on the worker; the program keeps a frame's
+/// Ethertype, so only next hops of the ports' `ethertype`. `None` when the
+/// tables do not fit the program (DT layout other than the default,
+/// addresses wider than 32 bits).
+fn fast_path(tables: &Tables, ethertype: u16, ifindexes: &[Option<u32>]) -> Option<o7s_ebpf::FastPath> {
     if tables.layout != o7s_wire::dt::DtLayout::DEFAULT {
         return None;
     }
@@ -252,7 +397,7 @@ fn fast_path(tables: &Tables, ifindexes: &[Option<u32>]) -> Option<o7s_ebpf::Fas
             let (true, Encap::EthDix(e), Some(ifindex)) = (f.up, f.encap, port_ifindex(f.port)) else {
                 continue;
             };
-            if e.ethertype != tables.ethertype {
+            if e.ethertype != ethertype {
                 continue;
             }
             let nh = o7s_ebpf::NextHop {
@@ -270,7 +415,7 @@ fn fast_path(tables: &Tables, ifindexes: &[Option<u32>]) -> Option<o7s_ebpf::Fas
 /// Programs the fast path of every AF_XDP port from `tables`. Static: it is
 /// written once at start, and table swaps at run time
 /// ([`Dataplane::set_tables`]) do not update it yet.
-fn program_fast_path(tables: &Tables, ports: &mut [Opened]) -> Result<(), BackendError> {
+fn program_fast_path(tables: &Tables, ethertype: u16, ports: &mut [Opened]) -> Result<(), BackendError> {
     let ifindexes: Vec<Option<u32>> = ports
         .iter()
         .map(|p| match p {
@@ -278,7 +423,7 @@ fn program_fast_path(tables: &Tables, ports: &mut [Opened]) -> Result<(), Backen
             Opened::Other(_) => None,
         })
         .collect();
-    let Some(fast) = fast_path(tables, &ifindexes) else {
+    let Some(fast) = fast_path(tables, ethertype, &ifindexes) else {
         tracing::warn!("fast_path: the tables do not fit the XDP fast path (DT layout or address size); off");
         return Ok(());
     };

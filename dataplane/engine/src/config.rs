@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! address = 0x0A000002          # this member's address in the unicast layer
-//! ethertype = 0xA000            # of the eth-dix layer below (default)
+//! ethertype = 0xA000            # of the eth-dix layer below (default): every Ethernet port's
 //! max_ttl = 60                  # the layer's (default 60): more on arrival is refused
 //! core = 1                      # index in the core list to pin the worker to (optional)
 //! idle = "adaptive"             # or "busy"
@@ -345,7 +345,6 @@ impl RouterConfig {
         let mut t = Tables {
             address: self.address,
             max_ttl: self.max_ttl,
-            ethertype: self.ethertype,
             ..Tables::default()
         };
         for f in &self.flows {
@@ -474,7 +473,7 @@ mod tests {
         assert_eq!(t.max_ttl, 60, "the C prototype's default");
         let src = |i: usize| match t.flows[i].encap {
             Encap::EthDix(e) => e.src,
-            Encap::Udp(_) => panic!("eth-dix flow"),
+            Encap::EthLlc(_) | Encap::Udp(_) => panic!("eth-dix flow"),
         };
         assert_eq!(src(1), MacAddr([2, 0, 0, 0, 0, 0x22]));
         assert_eq!(t.flows[1].cube, QosCube::Video);

@@ -1,11 +1,14 @@
 //! The per-packet decision, sans IO: what to do with one received frame.
 //!
 //! ```text
-//!  eth-dix frame (18-octet header) ─► Ethertype, lengths; dst MAC = the port's?
-//!     │                                 (broadcast: EID 0 only; else not-for-us / multicast-dst)
-//!  UDP payload (4-octet EID word) ──┴─► demux (port, EID) ─► N-1 flow, cube
-//!     │ EID 0: shim management ───────────────────────────────────────► Punt
-//!     ▼                                 src MAC = the flow's peer? (else spoofed-src)
+//!  eth-dix frame (18-octet header) ─► the port's Ethertype, lengths; dst MAC = the port's?
+//!  eth-llc frame (17-octet header) ─► 802.3 length, DSAP/SSAP; dst MAC = the port's?
+//!     │                                 (broadcast: management only; else not-for-us / multicast-dst)
+//!  UDP payload (4-octet EID word) ──┴─► EID 0 (eth-llc: DSAP 1): shim management ─────────► Punt
+//!     ▼
+//!  demux (port, EID) ─► N-1 flow, cube  (miss: shim_flows (port, EID) ─► application flow:
+//!     │                                   sender = its peer? (else spoofed-src) ─────────► Deliver)
+//!     ▼                                 src MAC (and SSAP) = the flow's peer? (else spoofed-src)
 //!  DT header: 0 < TTL <= max_ttl? (else bad-ttl); TTL -= 1
 //!     ─► DST = own? ─► EID < 64 ───────────────────────────────────────► Punt
 //!     │          └──► EID ≥ 64 ───────────────────────────────────────► Deliver
@@ -18,8 +21,10 @@
 //! one (eth-dix → eth-dix rewrites the same 18 octets), using the buffer's
 //! head room when the new header is longer (UDP → eth-dix). Shim headers
 //! are read and written through o7s-wire's views (`EthFrame`, `DixHeader`,
-//! `UdpDatagram`) over fixed-size chunks, so the one length check is the
-//! chunk's and the wire module stays the one place that knows a layout.
+//! `LlcFrame`, `UdpDatagram`) over fixed-size chunks, so the one length
+//! check is the chunk's and the wire module stays the one place that knows
+//! a layout. [`encapsulate`] writes a shim header in front of an SDU: the
+//! next hop's here, an application flow's for the worker's source rings.
 //! Every branch that refuses a frame names its [`DropReason`], and every
 //! punt its [`PuntCause`].
 //!
@@ -27,41 +32,112 @@
 //! (the C prototype's decrement wraps it to 255) or above the layer's
 //! `max_ttl`, a frame for another station's MAC (or a group address, save
 //! the broadcast name queries of the shim's management EID), and a frame
-//! on an N-1 flow from any MAC but the flow's peer.
+//! on an N-1 flow or an application flow from any sender but the flow's
+//! peer (its MAC, with its SAP on eth-llc; its socket address on UDP for
+//! application flows).
 
 use std::net::SocketAddr;
 
 use o7s_seam::counters::DropReason;
 use o7s_seam::punt::PuntCause;
-use o7s_seam::tables::{Encap, PortId, Tables, demux_key};
+use o7s_seam::tables::{Encap, PortId, ShimFlow, ShimPeer, Tables, demux_key};
 use o7s_wire::dix::{self, DixHeader, DixRepr};
 use o7s_wire::dt::{DtHeader, FIRST_FLOW_EID};
-use o7s_wire::eth::{self, EthFrame, EthRepr, MacAddr};
+use o7s_wire::eth::{self, ETHERTYPE_O7S, EthFrame, EthRepr, MacAddr};
+use o7s_wire::llc::{self, LlcFrame, LlcRepr};
 use o7s_wire::udp::{self, UdpDatagram, UdpRepr};
 
 /// The shim a port carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shim {
-    /// Ethernet frames with the eth-dix inner header, for `mac`: the
-    /// port's own address, or `None` on a link without one (a local port),
-    /// where the destination is not checked.
-    EthDix { mac: Option<MacAddr> },
+    /// Ethernet II frames of `ethertype` with the eth-dix inner header, for
+    /// `mac`: the port's own address, or `None` on a link without one (a
+    /// local port), where the destination is not checked.
+    EthDix { mac: Option<MacAddr>, ethertype: u16 },
+    /// 802.3 frames with an LLC header (eth-llc), for `mac` as above.
+    EthLlc { mac: Option<MacAddr> },
     /// UDP payloads: a 4-octet EID, then the SDU.
     Udp,
 }
 
-/// Why a frame to `dst` with shim EID `eid` is not for the port whose
-/// address is `own`, if it is not: the shim sends to a peer's own address,
-/// and to broadcast only name queries on the management EID (PROTOCOL.md
-/// §2.2).
+impl Shim {
+    /// eth-dix with the o7s Ethertype (0xA000), on a link without an
+    /// address of its own.
+    pub const LOCAL: Shim = Shim::EthDix {
+        mac: None,
+        ethertype: ETHERTYPE_O7S,
+    };
+
+    /// Octets of link header in front of what the port's MTU counts: the
+    /// Ethernet header, or nothing for UDP payloads.
+    pub const fn link_header_len(self) -> usize {
+        match self {
+            Shim::EthDix { .. } | Shim::EthLlc { .. } => eth::HEADER_LEN,
+            Shim::Udp => 0,
+        }
+    }
+}
+
+/// Where a frame came from: the port (and the shim it carries), and on UDP
+/// ports the datagram's source address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival<'a> {
+    pub port: PortId,
+    pub shim: Shim,
+    /// The UDP source address (`None` on Ethernet ports, whose frames name
+    /// their sender).
+    pub from: Option<&'a SocketAddr>,
+}
+
+/// Why a frame to `dst` is not for the port whose address is `own`, if it
+/// is not: the shim sends to a peer's own address, and to broadcast only
+/// management (name queries, PROTOCOL.md §2.2).
 #[inline]
-fn not_for(own: MacAddr, dst: MacAddr, eid: u16) -> Option<DropReason> {
-    if dst == own || (dst.is_broadcast() && eid == dix::MGMT_EID) {
+fn not_for(own: MacAddr, dst: MacAddr, mgmt: bool) -> Option<DropReason> {
+    if dst == own || (dst.is_broadcast() && mgmt) {
         None
     } else if dst.is_group() {
         Some(DropReason::MulticastDst)
     } else {
         Some(DropReason::NotForUs)
+    }
+}
+
+/// Who sent a frame, as far as its shim says.
+#[derive(Debug, Clone, Copy)]
+enum Sender<'a> {
+    /// eth-dix: the source MAC.
+    Mac(MacAddr),
+    /// eth-llc: the source MAC and SSAP.
+    MacSap(MacAddr, u8),
+    /// UDP: the source address, if the port gave it.
+    Udp(Option<&'a SocketAddr>),
+}
+
+impl Sender<'_> {
+    /// Whether this is the peer of an application flow.
+    #[inline]
+    fn is(self, peer: &ShimPeer) -> bool {
+        match (self, peer) {
+            (Sender::Mac(src), ShimPeer::Mac(p)) => src == *p,
+            (Sender::MacSap(src, ssap), ShimPeer::MacSap(p, sap)) => src == *p && ssap == *sap,
+            // Address and port; IPv6 flow information is no part of a peer.
+            (Sender::Udp(Some(src)), ShimPeer::Udp(p)) => src.ip() == p.ip() && src.port() == p.port(),
+            _ => false,
+        }
+    }
+
+    /// Whether this is the neighbour at the other end of an N-1 flow
+    /// framed with `encap`. UDP N-1 flows take any source, as the C
+    /// prototype does (PROTOCOL.md §4.1).
+    #[inline]
+    fn sends_on(self, encap: &Encap) -> bool {
+        match (self, encap) {
+            (Sender::Mac(src), Encap::EthDix(e)) => src == e.dst,
+            (Sender::MacSap(src, ssap), Encap::EthLlc(e)) => src == e.dst && ssap == e.dsap,
+            (Sender::Udp(_), Encap::Udp(_)) => true,
+            _ => false,
+        }
     }
 }
 
@@ -87,15 +163,110 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
-/// Decides the fate of the frame at `buf[head..head + len]`, received on
-/// `in_port` carrying `shim`, and rewrites it for its next hop when it is
-/// forwarded. `txq(port)` is the number of frames waiting to leave `port`,
-/// for mb-ECN marking (PROTOCOL.md §9).
+/// A frame [`encapsulate`] wrote: where it lies in the buffer, and where
+/// it goes on UDP ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framed {
+    pub head: usize,
+    pub len: usize,
+    pub to: Option<SocketAddr>,
+}
+
+/// Writes `encap`'s shim header in the octets just in front of the SDU at
+/// `buf[sdu_start..sdu_start + sdu_len]` (which must lie inside `buf`):
+/// the next hop's header in front of a forwarded DT packet, an application
+/// flow's in front of its SDU. Refused when the head room is too short
+/// (`NoHeadroom`) or the SDU longer than the shim's length field counts
+/// (`TooBig`); the port's MTU is the caller's to check.
+#[inline]
+pub fn encapsulate(buf: &mut [u8], sdu_start: usize, sdu_len: usize, encap: &Encap) -> Result<Framed, DropReason> {
+    match encap {
+        Encap::EthDix(e) => {
+            let new_head = sdu_start
+                .checked_sub(dix::FRAME_HEADER_LEN)
+                .ok_or(DropReason::NoHeadroom)?;
+            let sdu_len16 = u16::try_from(sdu_len).map_err(|_| DropReason::TooBig)?;
+            // In range: new_head + 18 = sdu_start <= buf.len().
+            let (eth_header, dix_header) = buf[new_head..]
+                .first_chunk_mut::<{ dix::FRAME_HEADER_LEN }>()
+                .and_then(|h| h.split_first_chunk_mut::<{ eth::HEADER_LEN }>())
+                .ok_or(DropReason::NoHeadroom)?;
+            EthRepr {
+                dst_addr: e.dst,
+                src_addr: e.src,
+                ethertype: e.ethertype,
+            }
+            .emit(&mut EthFrame::new_unchecked(eth_header));
+            DixRepr {
+                eid: e.eid,
+                payload_len: sdu_len16,
+            }
+            .emit(&mut DixHeader::new_unchecked(dix_header));
+            Ok(Framed {
+                head: new_head,
+                len: dix::FRAME_HEADER_LEN + sdu_len,
+                to: None,
+            })
+        }
+        Encap::EthLlc(e) => {
+            let new_head = sdu_start.checked_sub(llc::HEADER_LEN).ok_or(DropReason::NoHeadroom)?;
+            let payload_len = u16::try_from(sdu_len).map_err(|_| DropReason::TooBig)?;
+            // In range: new_head + 17 = sdu_start <= buf.len().
+            let header = buf[new_head..]
+                .first_chunk_mut::<{ llc::HEADER_LEN }>()
+                .ok_or(DropReason::NoHeadroom)?;
+            LlcRepr {
+                dst_addr: e.dst,
+                src_addr: e.src,
+                dsap: e.dsap,
+                ssap: e.ssap,
+                control: llc::CONTROL_UI,
+                payload_len,
+            }
+            .emit(&mut LlcFrame::new_unchecked(header))
+            // The one refusal left: more than an 802.3 length counts.
+            .map_err(|_| DropReason::TooBig)?;
+            Ok(Framed {
+                head: new_head,
+                len: llc::HEADER_LEN + sdu_len,
+                to: None,
+            })
+        }
+        Encap::Udp(u) => {
+            let new_head = sdu_start.checked_sub(udp::HEADER_LEN).ok_or(DropReason::NoHeadroom)?;
+            // In range: new_head + 4 = sdu_start <= buf.len().
+            UdpRepr { eid: u.eid }.emit(&mut UdpDatagram::new_unchecked(&mut buf[new_head..sdu_start]));
+            Ok(Framed {
+                head: new_head,
+                len: udp::HEADER_LEN + sdu_len,
+                to: Some(u.peer),
+            })
+        }
+    }
+}
+
+/// An application flow's SDU, if the frame comes from the flow's peer.
+#[inline]
+fn to_shim_flow(flow: &ShimFlow, sender: Sender<'_>, head: usize, len: usize) -> Verdict {
+    if sender.is(&flow.peer) {
+        Verdict::Deliver {
+            endpoint: flow.endpoint,
+            head,
+            len,
+        }
+    } else {
+        Verdict::Drop(DropReason::SpoofedSrc)
+    }
+}
+
+/// Decides the fate of the frame at `buf[head..head + len]`, which arrived
+/// as `at` says, and rewrites it for its next hop when it is forwarded.
+/// `txq(port)` is the number of frames waiting to leave `port`, for mb-ECN
+/// marking (PROTOCOL.md §9).
 #[inline]
 pub fn process(
     t: &Tables,
-    in_port: PortId,
-    shim: Shim,
+    at: Arrival<'_>,
     buf: &mut [u8],
     head: usize,
     len: usize,
@@ -105,15 +276,16 @@ pub fn process(
     let Some(frame) = head.checked_add(len).and_then(|end| buf.get(head..end)) else {
         return Drop(DropReason::ShortFrame);
     };
-    // Where the SDU (the DT packet) lies, the shim EID it came with, and
-    // the MAC it came from.
-    let (shim_eid, sdu_start, sdu_len, src) = match shim {
-        Shim::EthDix { mac } => {
+    // Where the SDU (the DT packet, or an application's SDU) lies, the
+    // shim EID (or DSAP) it came with, whether that is the shim's
+    // management, and who sent it.
+    let (shim_eid, mgmt, sdu_start, sdu_len, sender) = match at.shim {
+        Shim::EthDix { mac, ethertype } => {
             // Fixed-size views: their accessors need no bounds check.
             let Some(eth) = frame.first_chunk::<{ eth::HEADER_LEN }>().map(EthFrame::new_unchecked) else {
                 return Drop(DropReason::ShortFrame);
             };
-            if eth.ethertype() != t.ethertype {
+            if eth.ethertype() != ethertype {
                 return Drop(DropReason::WrongEthertype);
             }
             let Some(dix) = frame[eth::HEADER_LEN..]
@@ -122,7 +294,8 @@ pub fn process(
             else {
                 return Drop(DropReason::ShortShimHeader);
             };
-            if let Some(reason) = mac.and_then(|own| not_for(own, eth.dst_addr(), dix.eid())) {
+            let mgmt = dix.eid() == dix::MGMT_EID;
+            if let Some(reason) = mac.and_then(|own| not_for(own, eth.dst_addr(), mgmt)) {
                 return Drop(reason);
             }
             if eth::HEADER_LEN + dix.total_len() > frame.len() {
@@ -130,9 +303,38 @@ pub fn process(
             }
             (
                 u32::from(dix.eid()),
+                mgmt,
                 head + dix::FRAME_HEADER_LEN,
                 usize::from(dix.length()),
-                Some(eth.src_addr()),
+                Sender::Mac(eth.src_addr()),
+            )
+        }
+        Shim::EthLlc { mac } => {
+            if frame.len() < eth::HEADER_LEN {
+                return Drop(DropReason::ShortFrame);
+            }
+            let Some(llc) = frame.first_chunk::<{ llc::HEADER_LEN }>().map(LlcFrame::new_unchecked) else {
+                return Drop(DropReason::ShortShimHeader);
+            };
+            let length = llc.length();
+            if length > llc::MAX_LENGTH {
+                // An Ethertype, not an 802.3 length: not an eth-llc frame.
+                return Drop(DropReason::WrongEthertype);
+            }
+            let dsap = llc.dsap();
+            let mgmt = dsap == llc::MGMT_SAP;
+            if let Some(reason) = mac.and_then(|own| not_for(own, llc.dst_addr(), mgmt)) {
+                return Drop(reason);
+            }
+            if usize::from(length) < llc::LLC_LEN || eth::HEADER_LEN + usize::from(length) > frame.len() {
+                return Drop(DropReason::BadShimLength);
+            }
+            (
+                u32::from(dsap),
+                mgmt,
+                head + llc::HEADER_LEN,
+                llc.payload_len(),
+                Sender::MacSap(llc.src_addr(), llc.ssap()),
             )
         }
         Shim::Udp => {
@@ -142,20 +344,34 @@ pub fn process(
             else {
                 return Drop(DropReason::ShortShimHeader);
             };
-            (udp.eid(), head + udp::HEADER_LEN, len - udp::HEADER_LEN, None)
+            let eid = udp.eid();
+            (
+                eid,
+                eid == udp::MGMT_EID,
+                head + udp::HEADER_LEN,
+                len - udp::HEADER_LEN,
+                Sender::Udp(at.from),
+            )
         }
     };
-    if shim_eid == 0 {
-        return Verdict::Punt(PuntCause::ShimMgmt);
+    if mgmt {
+        let from = match sender {
+            Sender::Udp(from) => from.copied(),
+            Sender::Mac(_) | Sender::MacSap(..) => None,
+        };
+        return Verdict::Punt(PuntCause::ShimMgmt { from });
     }
-    let Some(&flow_id) = t.demux.get(&demux_key(in_port, shim_eid)) else {
-        return Drop(DropReason::UnknownFlow);
+    let key = demux_key(at.port, shim_eid);
+    let Some(&flow_id) = t.demux.get(&key) else {
+        // Not an N-1 flow: an application flow straight on the shim?
+        return match t.shim_flows.get(&key) {
+            Some(flow) => to_shim_flow(flow, sender, sdu_start, sdu_len),
+            None => Drop(DropReason::UnknownFlow),
+        };
     };
     // In range: demux only holds ids of flows in the table.
     let flow = &t.flows[flow_id as usize];
-    if let (Some(src), Encap::EthDix(e)) = (src, &flow.encap)
-        && src != e.dst
-    {
+    if !sender.sends_on(&flow.encap) {
         return Drop(DropReason::SpoofedSrc);
     }
     let cube = flow.cube;
@@ -206,59 +422,21 @@ pub fn process(
     if mark != 0 {
         dt.or_ecn(mark);
     }
-    match &out.encap {
-        Encap::EthDix(e) => {
-            let Some(new_head) = sdu_start.checked_sub(dix::FRAME_HEADER_LEN) else {
-                return Drop(DropReason::NoHeadroom);
-            };
-            let Ok(sdu_len16) = u16::try_from(sdu_len) else {
-                return Drop(DropReason::TooBig);
-            };
-            // In range: new_head + 18 = sdu_start <= buf.len().
-            let Some((eth_header, dix_header)) = buf[new_head..]
-                .first_chunk_mut::<{ dix::FRAME_HEADER_LEN }>()
-                .and_then(|h| h.split_first_chunk_mut::<{ eth::HEADER_LEN }>())
-            else {
-                return Drop(DropReason::NoHeadroom);
-            };
-            EthRepr {
-                dst_addr: e.dst,
-                src_addr: e.src,
-                ethertype: e.ethertype,
-            }
-            .emit(&mut EthFrame::new_unchecked(eth_header));
-            DixRepr {
-                eid: e.eid,
-                payload_len: sdu_len16,
-            }
-            .emit(&mut DixHeader::new_unchecked(dix_header));
-            Verdict::Forward {
-                port: out.port,
-                head: new_head,
-                len: dix::FRAME_HEADER_LEN + sdu_len,
-                to: None,
-            }
-        }
-        Encap::Udp(u) => {
-            let Some(new_head) = sdu_start.checked_sub(udp::HEADER_LEN) else {
-                return Drop(DropReason::NoHeadroom);
-            };
-            // In range: new_head + 4 = sdu_start <= buf.len().
-            UdpRepr { eid: u.eid }.emit(&mut UdpDatagram::new_unchecked(&mut buf[new_head..sdu_start]));
-            Verdict::Forward {
-                port: out.port,
-                head: new_head,
-                len: udp::HEADER_LEN + sdu_len,
-                to: Some(u.peer),
-            }
-        }
+    match encapsulate(buf, sdu_start, sdu_len, &out.encap) {
+        Ok(Framed { head, len, to }) => Verdict::Forward {
+            port: out.port,
+            head,
+            len,
+            to,
+        },
+        Err(reason) => Drop(reason),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use o7s_seam::tables::{EthDixEncap, N1Flow, NextHop, UdpEncap};
+    use o7s_seam::tables::{EthDixEncap, EthLlcEncap, N1Flow, NextHop, ShimFlow, ShimPeer, UdpEncap};
     use o7s_wire::dt::{DtLayout, DtRepr};
     use o7s_wire::eth::ETHERTYPE_O7S;
     use o7s_wire::qos::QosCube;
@@ -267,7 +445,15 @@ mod tests {
     const FAR: u64 = 0x0A00_0009;
     const MAC_IN: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
     /// Port 0: eth-dix, for MAC_IN.
-    const ETH: Shim = Shim::EthDix { mac: Some(MAC_IN) };
+    const ETH: Shim = Shim::EthDix {
+        mac: Some(MAC_IN),
+        ethertype: ETHERTYPE_O7S,
+    };
+
+    /// Arrival on `port` carrying `shim`, with no UDP source.
+    fn on(port: PortId, shim: Shim) -> Arrival<'static> {
+        Arrival { port, shim, from: None }
+    }
 
     fn mac(n: u8) -> MacAddr {
         MacAddr([2, 0, 0, 0, 1, n])
@@ -351,7 +537,7 @@ mod tests {
 
     fn run(t: &Tables, f: &mut [u8], txq: impl Fn(PortId) -> usize) -> Verdict {
         let len = f.len();
-        process(t, 0, ETH, f, 0, len, txq)
+        process(t, on(0, ETH), f, 0, len, txq)
     }
 
     fn dt_of(f: &[u8]) -> DtHeader<&[u8]> {
@@ -437,8 +623,8 @@ mod tests {
             (to([1, 0, 0x5e, 0, 0, 1], 7), Verdict::Drop(DropReason::MulticastDst)),
             (to([0x33, 0x33, 0, 0, 0, 1], 0), Verdict::Drop(DropReason::MulticastDst)),
             (to([0xff; 6], 7), Verdict::Drop(DropReason::MulticastDst)),
-            (to([0xff; 6], 0), Verdict::Punt(PuntCause::ShimMgmt)),
-            (to(MAC_IN.0, 0), Verdict::Punt(PuntCause::ShimMgmt)),
+            (to([0xff; 6], 0), Verdict::Punt(PuntCause::ShimMgmt { from: None })),
+            (to(MAC_IN.0, 0), Verdict::Punt(PuntCause::ShimMgmt { from: None })),
         ];
         for (mut f, verdict) in cases {
             let dst = headers(&f).0.dst_addr;
@@ -448,7 +634,7 @@ mod tests {
         let mut f = to([2, 0, 0, 0, 0, 2], 7);
         let len = f.len();
         assert!(matches!(
-            process(&t, 0, Shim::EthDix { mac: None }, &mut f, 0, len, |_| 0),
+            process(&t, on(0, Shim::LOCAL), &mut f, 0, len, |_| 0),
             Verdict::Forward { .. }
         ));
     }
@@ -465,7 +651,10 @@ mod tests {
         // Management has no flow yet: anyone may ask.
         let mut f = frame(0, 0, 0, 0, b"");
         EthFrame::new_unchecked(&mut f[..]).set_src_addr(MacAddr([2, 9, 9, 9, 9, 9]));
-        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Punt(PuntCause::ShimMgmt));
+        assert_eq!(
+            run(&t, &mut f, |_| 0),
+            Verdict::Punt(PuntCause::ShimMgmt { from: None })
+        );
     }
 
     #[test]
@@ -486,7 +675,7 @@ mod tests {
         let mut f = frame(0, 0, 0, 0, b"");
         assert_eq!(
             run(&t, &mut f, |_| 0),
-            Verdict::Punt(PuntCause::ShimMgmt),
+            Verdict::Punt(PuntCause::ShimMgmt { from: None }),
             "eth-dix management"
         );
         let mut f = frame(7, ME, 5, 71, b"x");
@@ -612,7 +801,7 @@ mod tests {
         datagram.set_eid(0x0102_0304);
         datagram.payload_mut().copy_from_slice(sdu);
         let len = buf.len() - 64;
-        let v = process(&t, 5, Shim::Udp, &mut buf, 64, len, |_| 0);
+        let v = process(&t, on(5, Shim::Udp), &mut buf, 64, len, |_| 0);
         assert_eq!(
             v,
             Verdict::Forward {
@@ -631,7 +820,7 @@ mod tests {
         // eth-dix in, UDP out: the EID word sits just before the DT header.
         let mut f = frame(7, 0x0A00_0020, 10, 9, b"to udp");
         let len = f.len();
-        let v = process(&t, 0, ETH, &mut f, 0, len, |_| 0);
+        let v = process(&t, on(0, ETH), &mut f, 0, len, |_| 0);
         assert_eq!(
             v,
             Verdict::Forward {
@@ -646,13 +835,13 @@ mod tests {
         // A UDP datagram too short for the EID word, and management (EID 0).
         let mut short = [0u8; 3];
         assert_eq!(
-            process(&t, 5, Shim::Udp, &mut short, 0, 3, |_| 0),
+            process(&t, on(5, Shim::Udp), &mut short, 0, 3, |_| 0),
             Verdict::Drop(DropReason::ShortShimHeader)
         );
         let mut mgmt = [0u8; 47];
         assert_eq!(
-            process(&t, 5, Shim::Udp, &mut mgmt, 0, 47, |_| 0),
-            Verdict::Punt(PuntCause::ShimMgmt)
+            process(&t, on(5, Shim::Udp), &mut mgmt, 0, 47, |_| 0),
+            Verdict::Punt(PuntCause::ShimMgmt { from: None })
         );
         // No head room for an Ethernet header in front of a UDP packet.
         let mut tight = vec![0u8; 4 + sdu.len()];
@@ -661,7 +850,7 @@ mod tests {
         datagram.payload_mut().copy_from_slice(sdu);
         let len = tight.len();
         assert_eq!(
-            process(&t, 5, Shim::Udp, &mut tight, 0, len, |_| 0),
+            process(&t, on(5, Shim::Udp), &mut tight, 0, len, |_| 0),
             Verdict::Drop(DropReason::NoHeadroom)
         );
     }
@@ -671,12 +860,343 @@ mod tests {
         let t = tables();
         let mut buf = [0u8; 32];
         assert_eq!(
-            process(&t, 0, ETH, &mut buf, 20, 20, |_| 0),
+            process(&t, on(0, ETH), &mut buf, 20, 20, |_| 0),
             Verdict::Drop(DropReason::ShortFrame)
         );
         assert_eq!(
-            process(&t, 0, ETH, &mut buf, usize::MAX, 2, |_| 0),
+            process(&t, on(0, ETH), &mut buf, usize::MAX, 2, |_| 0),
             Verdict::Drop(DropReason::ShortFrame)
+        );
+    }
+
+    /// Port 7: eth-llc, for MAC_IN.
+    const LLC: Shim = Shim::EthLlc { mac: Some(MAC_IN) };
+    /// Our SAP for the application flow on port 7, and the peer's.
+    const SAP: u8 = 12;
+    const PEER_SAP: u8 = 34;
+
+    /// An eth-llc frame to MAC_IN from `src`, DSAP `dsap`, SSAP `ssap`.
+    fn llc_frame(src: MacAddr, dsap: u8, ssap: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; llc::HEADER_LEN + payload.len()];
+        LlcRepr {
+            dst_addr: MAC_IN,
+            src_addr: src,
+            dsap,
+            ssap,
+            control: llc::CONTROL_UI,
+            payload_len: payload.len() as u16,
+        }
+        .emit(&mut LlcFrame::new_unchecked(&mut f[..]))
+        .expect("fits");
+        f[llc::HEADER_LEN..].copy_from_slice(payload);
+        f
+    }
+
+    /// The tables with application flows: eth-dix EID 40 on port 0 from
+    /// mac(40); eth-llc SAP 12 on port 7 from (mac(41), SAP 34); UDP EID
+    /// 42 on port 5 from 10.9.9.42:3435; and an eth-llc N-1 flow on port 7
+    /// (SAP 13, from mac(43) SAP 35) routed like "in".
+    fn with_shim_flows() -> (Tables, SocketAddr) {
+        let mut t = tables();
+        let udp_peer: SocketAddr = "10.9.9.42:3435".parse().unwrap();
+        for (port, eid, endpoint, peer) in [
+            (0, 40, 3, ShimPeer::Mac(mac(40))),
+            (7, u32::from(SAP), 4, ShimPeer::MacSap(mac(41), PEER_SAP)),
+            (5, 42, 5, ShimPeer::Udp(udp_peer)),
+        ] {
+            t.shim_flows.insert(demux_key(port, eid), ShimFlow { endpoint, peer });
+        }
+        t.add_flow(
+            N1Flow {
+                name: "llc-in".into(),
+                port: 7,
+                encap: Encap::EthLlc(EthLlcEncap {
+                    dst: mac(43),
+                    src: MAC_IN,
+                    dsap: 35,
+                    ssap: 13,
+                }),
+                cube: QosCube::BestEffort,
+                up: true,
+            },
+            13,
+        );
+        (t, udp_peer)
+    }
+
+    fn on_llc(t: &Tables, f: &mut [u8]) -> Verdict {
+        let len = f.len();
+        process(t, on(7, LLC), f, 0, len, |_| 0)
+    }
+
+    #[test]
+    fn eth_llc_frames_are_checked_and_demuxed_by_their_dsap() {
+        let (t, _) = with_shim_flows();
+        // Management (SAP 1, 0x80 on the wire), to us or broadcast: punted.
+        let mut mgmt = llc_frame(mac(41), llc::MGMT_SAP, llc::MGMT_SAP, b"query");
+        assert_eq!(mgmt[14..16], [0x80, 0x80]);
+        assert_eq!(on_llc(&t, &mut mgmt), Verdict::Punt(PuntCause::ShimMgmt { from: None }));
+        LlcFrame::new_unchecked(&mut mgmt[..]).set_dst_addr(MacAddr::BROADCAST);
+        assert_eq!(on_llc(&t, &mut mgmt), Verdict::Punt(PuntCause::ShimMgmt { from: None }));
+        // Data for our SAP, padded by the NIC: the payload the length counts.
+        let mut data = llc_frame(mac(41), SAP, PEER_SAP, b"sdu");
+        data.resize(60, 0);
+        assert_eq!(
+            on_llc(&t, &mut data),
+            Verdict::Deliver {
+                endpoint: 4,
+                head: 17,
+                len: 3
+            }
+        );
+        let broadcast_data = {
+            let mut f = llc_frame(mac(41), SAP, PEER_SAP, b"sdu");
+            LlcFrame::new_unchecked(&mut f[..]).set_dst_addr(MacAddr::BROADCAST);
+            f
+        };
+        let length = |f: &[u8], l: u16| {
+            let mut f = f.to_vec();
+            LlcFrame::new_unchecked(&mut f[..]).set_length(l);
+            f
+        };
+        let good = llc_frame(mac(41), SAP, PEER_SAP, b"sdu");
+        let cases: [(Vec<u8>, DropReason); 8] = [
+            (good[..13].to_vec(), DropReason::ShortFrame),
+            (good[..16].to_vec(), DropReason::ShortShimHeader),
+            (length(&good, 0xA000), DropReason::WrongEthertype),
+            (length(&good, 0x0600), DropReason::WrongEthertype),
+            (length(&good, 2), DropReason::BadShimLength),
+            (length(&good, 7), DropReason::BadShimLength),
+            (broadcast_data, DropReason::MulticastDst),
+            (llc_frame(mac(41), 50, PEER_SAP, b"sdu"), DropReason::UnknownFlow),
+        ];
+        for (mut f, reason) in cases {
+            assert_eq!(on_llc(&t, &mut f), Verdict::Drop(reason), "{f:02x?}");
+        }
+        let mut other = good.clone();
+        LlcFrame::new_unchecked(&mut other[..]).set_dst_addr(mac(99));
+        assert_eq!(on_llc(&t, &mut other), Verdict::Drop(DropReason::NotForUs));
+        // An eth-dix frame on the eth-llc port is not one of its frames.
+        let mut dix = frame(7, FAR, 10, 1, b"x");
+        assert_eq!(on_llc(&t, &mut dix), Verdict::Drop(DropReason::WrongEthertype));
+
+        // A DT packet on an eth-llc N-1 flow: from its peer's MAC and SAP
+        // only, then forwarded as any other.
+        let dt = &frame(7, FAR, 10, 1, b"over llc")[dix::FRAME_HEADER_LEN..];
+        // (Head room in front: the eth-dix header is one octet longer.)
+        let mut buf = vec![0u8; 64];
+        buf.extend(llc_frame(mac(43), 13, 35, dt));
+        let len = buf.len() - 64;
+        assert_eq!(
+            process(&t, on(7, LLC), &mut buf, 64, len, |_| 0),
+            Verdict::Forward {
+                port: 1,
+                head: 63,
+                len: len + 1,
+                to: None
+            }
+        );
+        let (eth, dix) = headers(&buf[63..]);
+        assert_eq!((eth.dst_addr, dix.eid), (mac(1), 1001));
+        let mut f = llc_frame(mac(43), 13, 35, dt);
+        assert_eq!(on_llc(&t, &mut f), Verdict::Drop(DropReason::NoHeadroom), "none");
+        for (src, ssap) in [(mac(43), 36), (mac(44), 35)] {
+            let mut f = llc_frame(src, 13, ssap, dt);
+            assert_eq!(
+                on_llc(&t, &mut f),
+                Verdict::Drop(DropReason::SpoofedSrc),
+                "{src} SAP {ssap}"
+            );
+        }
+    }
+
+    #[test]
+    fn application_flows_on_a_shim_are_delivered_from_their_peer_only() {
+        let (t, udp_peer) = with_shim_flows();
+        // eth-dix: the SDU right after the 18-octet header.
+        let mut f = vec![0u8; dix::frame_len(5)];
+        let eth = |src| EthRepr {
+            dst_addr: MAC_IN,
+            src_addr: src,
+            ethertype: ETHERTYPE_O7S,
+        };
+        dix::emit_frame(&mut f, &eth(mac(40)), 40, b"hello").expect("fits");
+        assert_eq!(
+            run(&t, &mut f, |_| 0),
+            Verdict::Deliver {
+                endpoint: 3,
+                head: 18,
+                len: 5
+            }
+        );
+        dix::emit_frame(&mut f, &eth(mac(39)), 40, b"hello").expect("fits");
+        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Drop(DropReason::SpoofedSrc));
+
+        // eth-llc: MAC and SSAP both.
+        for (src, ssap, verdict) in [
+            (
+                mac(41),
+                PEER_SAP,
+                Verdict::Deliver {
+                    endpoint: 4,
+                    head: 17,
+                    len: 2,
+                },
+            ),
+            (mac(41), PEER_SAP + 1, Verdict::Drop(DropReason::SpoofedSrc)),
+            (mac(42), PEER_SAP, Verdict::Drop(DropReason::SpoofedSrc)),
+        ] {
+            let mut f = llc_frame(src, SAP, ssap, b"hi");
+            assert_eq!(on_llc(&t, &mut f), verdict, "{src} SAP {ssap}");
+        }
+
+        // UDP: the datagram's source address and port.
+        let datagram = |eid: u32| {
+            let mut d = vec![0u8; 64 + 4 + 3];
+            UdpDatagram::new_unchecked(&mut d[64..]).set_eid(eid);
+            d[68..].copy_from_slice(b"sdu");
+            d
+        };
+        let other_port: SocketAddr = "10.9.9.42:3436".parse().unwrap();
+        let other_host: SocketAddr = "10.9.9.43:3435".parse().unwrap();
+        for (from, verdict) in [
+            (
+                Some(&udp_peer),
+                Verdict::Deliver {
+                    endpoint: 5,
+                    head: 68,
+                    len: 3,
+                },
+            ),
+            (Some(&other_port), Verdict::Drop(DropReason::SpoofedSrc)),
+            (Some(&other_host), Verdict::Drop(DropReason::SpoofedSrc)),
+            (None, Verdict::Drop(DropReason::SpoofedSrc)),
+        ] {
+            let mut d = datagram(42);
+            let at = Arrival {
+                port: 5,
+                shim: Shim::Udp,
+                from,
+            };
+            assert_eq!(process(&t, at, &mut d, 64, 7, |_| 0), verdict, "from {from:?}");
+        }
+        // The same EID on another port is another flow (none here).
+        let mut d = datagram(42);
+        let at = Arrival {
+            port: 6,
+            shim: Shim::Udp,
+            from: Some(&udp_peer),
+        };
+        assert_eq!(
+            process(&t, at, &mut d, 64, 7, |_| 0),
+            Verdict::Drop(DropReason::UnknownFlow)
+        );
+        // Management stays the control plane's, with the sender's address.
+        let mut d = datagram(0);
+        let at = Arrival {
+            port: 5,
+            shim: Shim::Udp,
+            from: Some(&other_host),
+        };
+        assert_eq!(
+            process(&t, at, &mut d, 64, 7, |_| 0),
+            Verdict::Punt(PuntCause::ShimMgmt { from: Some(other_host) })
+        );
+        // A key in demux and shim_flows alike is the N-1 flow's.
+        let mut both = t.clone();
+        both.shim_flows.insert(
+            demux_key(0, 7),
+            ShimFlow {
+                endpoint: 9,
+                peer: ShimPeer::Mac(mac(0)),
+            },
+        );
+        let mut f = frame(7, FAR, 10, 1, b"x");
+        assert!(matches!(run(&both, &mut f, |_| 0), Verdict::Forward { port: 1, .. }));
+    }
+
+    #[test]
+    fn each_eth_dix_port_has_its_own_ethertype() {
+        let t = tables();
+        let mut f = frame(7, FAR, 10, 1, b"x");
+        EthFrame::new_unchecked(&mut f[..]).set_ethertype(0xA001);
+        assert_eq!(run(&t, &mut f, |_| 0), Verdict::Drop(DropReason::WrongEthertype));
+        let other = Shim::EthDix {
+            mac: Some(MAC_IN),
+            ethertype: 0xA001,
+        };
+        let len = f.len();
+        assert!(matches!(
+            process(&t, on(0, other), &mut f, 0, len, |_| 0),
+            Verdict::Forward { port: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn encapsulate_writes_each_shims_header_just_in_front_of_the_sdu() {
+        let sdu = b"payload";
+        let at = 64;
+        let mut buf = vec![0u8; at + sdu.len()];
+        buf[at..].copy_from_slice(sdu);
+        let (a, b) = (mac(1), mac(2));
+
+        let dix_encap = Encap::EthDix(EthDixEncap {
+            dst: a,
+            src: b,
+            ethertype: 0xA00B,
+            eid: 4000,
+        });
+        let framed = encapsulate(&mut buf, at, sdu.len(), &dix_encap).expect("room");
+        assert_eq!((framed.head, framed.len, framed.to), (at - 18, 18 + sdu.len(), None));
+        let (eth, dix, payload) = dix::parse_frame(&buf[framed.head..]).expect("an eth-dix frame");
+        assert_eq!((eth.dst_addr, eth.src_addr, eth.ethertype), (a, b, 0xA00B));
+        assert_eq!((dix.eid, payload), (4000, &sdu[..]));
+
+        let llc_encap = Encap::EthLlc(EthLlcEncap {
+            dst: a,
+            src: b,
+            dsap: 2,
+            ssap: 63,
+        });
+        let framed = encapsulate(&mut buf, at, sdu.len(), &llc_encap).expect("room");
+        assert_eq!((framed.head, framed.len), (at - 17, 17 + sdu.len()));
+        let f = &buf[framed.head..];
+        assert_eq!(
+            f[12..17],
+            [0, 10, 0x40, 0xfc, 0x03],
+            "length 3 + 7, SAPs bit-reversed, UI"
+        );
+        let repr = LlcRepr::parse(&LlcFrame::new_checked(f).expect("valid")).expect("valid");
+        assert_eq!((repr.dst_addr, repr.src_addr, repr.dsap, repr.ssap), (a, b, 2, 63));
+
+        let peer: SocketAddr = "[2001:db8::9]:3435".parse().unwrap();
+        let udp_encap = Encap::Udp(UdpEncap { peer, eid: 0x0A0B_0C0D });
+        let framed = encapsulate(&mut buf, at, sdu.len(), &udp_encap).expect("room");
+        assert_eq!(
+            (framed.head, framed.len, framed.to),
+            (at - 4, 4 + sdu.len(), Some(peer))
+        );
+        assert_eq!(buf[at - 4..at], [0x0A, 0x0B, 0x0C, 0x0D]);
+        assert_eq!(&buf[at..], sdu, "the SDU is not touched");
+
+        for encap in [dix_encap, llc_encap, udp_encap] {
+            assert_eq!(
+                encapsulate(&mut buf, 3, sdu.len(), &encap),
+                Err(DropReason::NoHeadroom),
+                "{encap:?}"
+            );
+        }
+        let mut big = vec![0u8; 64 + 1600];
+        assert_eq!(
+            encapsulate(&mut big, 64, 1600, &llc_encap),
+            Err(DropReason::TooBig),
+            "more than an 802.3 length counts"
+        );
+        let mut huge = vec![0u8; 64 + 70_000];
+        assert_eq!(
+            encapsulate(&mut huge, 64, 70_000, &dix_encap),
+            Err(DropReason::TooBig),
+            "more than the eth-dix length field counts"
         );
     }
 }

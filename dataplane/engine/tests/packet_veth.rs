@@ -110,7 +110,8 @@ fn ten_thousand_eth_dix_frames_cross_a_veth_pair_byte_exact() {
     let (mac_a, mac_b) = (a.mac(), b.mac());
     let mut ca = pool.cache().unwrap();
     let mut cb = pool.cache().unwrap();
-    assert_eq!(a.info().mtu, 1514, "interface MTU plus the Ethernet header");
+    assert_eq!(a.info().mtu, 1500, "the interface MTU");
+    assert_eq!(a.info().max_frame(), 1514, "and the Ethernet header");
 
     // Every 50th burst a also sends a frame of another Ethertype, which b
     // must never see.

@@ -220,9 +220,16 @@ fn a_worker_forwards_delivers_punts_and_drops_with_reasons() {
     );
     assert_eq!(
         (heard[1].0.port, heard[1].0.cause, heard[1].1),
-        (0, PuntCause::ShimMgmt, &frame(0, 0, 0, 0, b"shim management")[..])
+        (
+            0,
+            PuntCause::ShimMgmt { from: None },
+            &frame(0, 0, 0, 0, b"shim management")[..]
+        )
     );
-    assert_eq!(heard[1].0.frame, Desc::new(0, 8, heard[1].1.len() as u16));
+    assert_eq!(
+        heard[1].0.frame,
+        Desc::new(0, punt::HEADER_LEN as u16, heard[1].1.len() as u16)
+    );
 
     let c = rig.stop();
     assert_eq!((c.rx_packets, c.forwarded, c.delivered, c.punted), (7, 1, 1, 2));
@@ -419,11 +426,11 @@ fn ports_endpoints_and_tables_can_be_changed_while_the_worker_runs() {
     assert_eq!(names(&dp), [(0, "cmd-in-a".to_string())]);
     send(&mut cache, &mut input, frame(7, FAR, 10, 1, b"nowhere now"));
     let deadline = Instant::now() + Duration::from_secs(5);
-    while dp.counters().dropped(DropReason::NoRoute) == 0 && Instant::now() < deadline {
+    while dp.counters().dropped(DropReason::NoPort) == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(
-        dp.counters().dropped(DropReason::NoRoute),
+        dp.counters().dropped(DropReason::NoPort),
         1,
         "a removed port takes nothing"
     );

@@ -3,7 +3,8 @@
 //! ```text
 //!  control plane                                   worker (between two bursts)
 //!  apply(worker, Command) ──── command queue ────► AddPort / RemovePort /
-//!      waits ◄──────────────── done ────────────── SetEndpoint / SetPunt
+//!      (kicks the worker)                          SetEndpoint / SetPunt /
+//!      waits ◄──────────────── done or refused ─── AddSource / RemoveSource
 //!  sync() ── generation g ──► every worker acks g at the top of a round:
 //!                             everything sent before sync() is in force
 //! ```
@@ -17,9 +18,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use o7s_mem::Producer;
+use o7s_mem::{Producer, Ring};
 
-use crate::tables::PortId;
+use crate::tables::{Egress, PortId};
 
 /// A change to what a running worker polls or delivers to, applied
 /// between two bursts. `P` is the engine's port.
@@ -34,6 +35,15 @@ pub enum Command<P> {
     /// Sets (or clears) the ring to the control plane, which carries
     /// [`Punt`](crate::punt::Punt)s.
     SetPunt(Option<Producer>),
+    /// Starts polling source ring `index`: an application flow's send
+    /// ring, or the control plane's ring of management frames to send.
+    /// The worker becomes the ring's consumer (under its own pool slot)
+    /// and sends what it takes out of `egress`. Its producer sleeps on
+    /// nothing: it kicks the worker's eventfd
+    /// (`Dataplane::kick_fd`) when the worker armed the ring.
+    AddSource { index: u32, ring: Ring, egress: Egress },
+    /// Stops polling source ring `index`; what is still in it is freed.
+    RemoveSource { index: u32 },
 }
 
 impl<P: fmt::Debug> fmt::Debug for Command<P> {
@@ -43,6 +53,8 @@ impl<P: fmt::Debug> fmt::Debug for Command<P> {
             Command::RemovePort { id } => write!(f, "RemovePort({id})"),
             Command::SetEndpoint { index, ring } => write!(f, "SetEndpoint({index}, {})", ring.is_some()),
             Command::SetPunt(ring) => write!(f, "SetPunt({})", ring.is_some()),
+            Command::AddSource { index, egress, .. } => write!(f, "AddSource({index}, {egress:?})"),
+            Command::RemoveSource { index } => write!(f, "RemoveSource({index})"),
         }
     }
 }
@@ -56,4 +68,8 @@ pub enum CommandError {
     Stopped(usize),
     #[error("worker {worker} did not acknowledge within {waited:?}")]
     Timeout { worker: usize, waited: Duration },
+    /// The worker could not do it (e.g. a source ring whose consumer end
+    /// is already taken); nothing changed.
+    #[error("worker {worker} refused the command: {why}")]
+    Refused { worker: usize, why: String },
 }

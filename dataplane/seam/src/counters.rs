@@ -2,8 +2,9 @@
 //! were dropped, what the kernel lost beneath the ports, and a
 //! [`Snapshot`] of every count at one moment.
 //!
-//! Every frame that reaches a port ends in one of the counts of a
-//! [`Snapshot`] ([`Snapshot::accounted`]), whoever decided its fate:
+//! Every frame that reaches a port, and every frame a worker takes from a
+//! source ring, ends in one of the counts of a [`Snapshot`]
+//! ([`Snapshot::accounted`]), whoever decided its fate:
 //!
 //! ```text
 //!  frame ─► kernel ──(lost: full ring, ...)──────────────────► kernel[KernelLoss]
@@ -12,7 +13,15 @@
 //!     │        └─(not for us, too long, tagged, spoofed)─────► drops[reason]
 //!     │  ─► port (AF_PACKET: other host, tagged, too long)───► drops[reason]
 //!     └──► worker: rx_packets ─► forwarded / delivered / punted / drops[reason]
+//!  source ring (an application's flow, the control plane) ─► worker: sourced ─► sent / drops[reason]
 //! ```
+//!
+//! The dataplane keeps these counts per port as well: a port's snapshot
+//! holds what arrived on it (and became forwarded, delivered, punted or a
+//! drop), what left by it (`tx_*`), and what source rings sent out of it
+//! (`sourced`, `sent`, and their drops), so that for every port
+//! `rx_packets + sourced` equals `forwarded + delivered + punted + sent`
+//! plus the drops the worker counted.
 //!
 //! The counters themselves (per worker, written by that worker alone) are
 //! the engine's; a snapshot is what crosses to `irm`, the benchmarks and
@@ -69,11 +78,14 @@ pub enum DropReason {
     /// No head room left in the buffer for the next hop's shim header, or
     /// for a punted frame's punt header.
     NoHeadroom,
+    /// The port the frame was to leave by is not open (removed, never
+    /// added, or polled by another worker).
+    NoPort,
 }
 
 impl DropReason {
     /// Every reason, in the order a frame meets the checks.
-    pub const ALL: [DropReason; 20] = [
+    pub const ALL: [DropReason; 21] = [
         DropReason::ShortFrame,
         DropReason::Oversize,
         DropReason::VlanTagged,
@@ -94,6 +106,7 @@ impl DropReason {
         DropReason::TxFull,
         DropReason::TooBig,
         DropReason::NoHeadroom,
+        DropReason::NoPort,
     ];
     pub const COUNT: usize = DropReason::ALL.len();
 
@@ -119,6 +132,7 @@ impl DropReason {
             DropReason::TxFull => "tx-full",
             DropReason::TooBig => "too-big",
             DropReason::NoHeadroom => "no-headroom",
+            DropReason::NoPort => "no-port",
         }
     }
 }
@@ -199,6 +213,11 @@ pub struct Snapshot {
     pub forwarded: u64,
     pub delivered: u64,
     pub punted: u64,
+    /// Frames the workers took from source rings (application flows over a
+    /// shim, frames the control plane sends).
+    pub sourced: u64,
+    /// Of those, the frames handed to their port.
+    pub sent: u64,
     pub drops: [u64; DropReason::COUNT],
     /// Transit frames the XDP fast path forwarded (the workers never saw
     /// them).
@@ -224,11 +243,18 @@ impl Snapshot {
     }
 
     /// Frames whose fate o7s counted: forwarded (by a worker or the XDP
-    /// fast path), delivered, punted, dropped with a reason, or passed to
-    /// the kernel. Every frame that reaches a port is one of these, unless
-    /// the kernel lost it first ([`Snapshot::kernel`]).
+    /// fast path), delivered, punted, sent from a source ring, dropped with
+    /// a reason, or passed to the kernel. Every frame that reaches a port
+    /// (unless the kernel lost it first, [`Snapshot::kernel`]) and every
+    /// frame taken from a source ring is one of these.
     pub fn accounted(&self) -> u64 {
-        self.forwarded + self.fast_forwarded + self.delivered + self.punted + self.total_drops() + self.passed_to_kernel
+        self.forwarded
+            + self.fast_forwarded
+            + self.delivered
+            + self.punted
+            + self.sent
+            + self.total_drops()
+            + self.passed_to_kernel
     }
 }
 
@@ -243,6 +269,8 @@ impl std::ops::Add for Snapshot {
         self.forwarded += o.forwarded;
         self.delivered += o.delivered;
         self.punted += o.punted;
+        self.sourced += o.sourced;
+        self.sent += o.sent;
         for (a, b) in self.drops.iter_mut().zip(o.drops) {
             *a += b;
         }
@@ -262,6 +290,9 @@ impl std::fmt::Display for Snapshot {
             "rx {} pkt {} B, tx {} pkt {} B, forwarded {}, delivered {}, punted {}",
             self.rx_packets, self.rx_bytes, self.tx_packets, self.tx_bytes, self.forwarded, self.delivered, self.punted
         )?;
+        if self.sourced > 0 || self.sent > 0 {
+            write!(f, ", sourced {}, sent {}", self.sourced, self.sent)?;
+        }
         if self.fast_forwarded > 0 {
             write!(f, ", fast-forwarded {}", self.fast_forwarded)?;
         }

@@ -15,9 +15,11 @@
 //! | module | what crosses |
 //! |---|---|
 //! | [`tables`] | the forwarding tables: N-1 flows and their encapsulation, demux, per-cube FIBs with ECMP and LFA, local endpoints |
-//! | [`command`] | the commands a worker takes (ports, endpoint rings, the punt ring) and their acknowledgement errors |
+//! | [`command`] | the commands a worker takes (ports, endpoint rings, source rings, the punt ring) and their acknowledgement errors |
 //! | [`counters`] | drop reasons, kernel-loss kinds, counter snapshots |
-//! | [`punt`] | the punt descriptor: which port, which N-1 flow, which buffer |
+//! | [`punt`] | the punt descriptor: which port, which N-1 flow or UDP sender, which buffer |
+//! | [`inject`] | frames the control plane sends as they are (UDP datagrams behind their destination) |
+//! | [`addr`] | the socket address block punts and injected datagrams carry |
 //! | [`rpc`] | irmd's RPC schema with applications (`proto/irmd.proto`) and its framing on the socket |
 //!
 //! Everything else is on one side: control never touches a port or a
@@ -25,8 +27,10 @@
 //! looking up the tables it was handed.
 #![forbid(unsafe_code)]
 
+pub mod addr;
 pub mod command;
 pub mod counters;
+pub mod inject;
 pub mod punt;
 pub mod rpc;
 pub mod tables;

@@ -2,7 +2,11 @@
 //!
 //! ```text
 //!  (port, shim EID) ──demux──► N-1 flow ──cube──► fib[cube]: dst ──► next hop(s) ──► N-1 flow ──► port + encap
+//!                   └─shim_flows──► application flow straight on the shim ──► endpoint ring
 //! ```
+//!
+//! The Ethertype of an eth-dix layer is its port's (each eth-dix port is
+//! opened for one), not the tables'.
 //!
 //! The control plane builds them; the engine's workers read the current
 //! [`Tables`] through an `ArcSwap` once per burst, with no lock. A change
@@ -14,7 +18,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 
 use o7s_wire::dt::{DEFAULT_MAX_TTL, DtLayout};
-use o7s_wire::eth::{ETHERTYPE_O7S, MacAddr};
+use o7s_wire::eth::MacAddr;
 use o7s_wire::qos::QosCube;
 
 /// Index of a port in the dataplane.
@@ -65,11 +69,56 @@ pub struct UdpEncap {
     pub eid: u32,
 }
 
-/// How packets of an N-1 flow are framed for its next hop.
+/// Framing of an eth-llc flow (§3): the peer's MAC, its SAP (the DSAP
+/// of frames we send) and ours (their SSAP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EthLlcEncap {
+    pub dst: MacAddr,
+    pub src: MacAddr,
+    /// The SAP the peer chose for this flow.
+    pub dsap: u8,
+    /// The SAP this side chose.
+    pub ssap: u8,
+}
+
+/// How packets of a flow are framed for its next hop (an N-1 flow of a
+/// layer above) or its peer (an application flow straight on a shim).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encap {
     EthDix(EthDixEncap),
+    EthLlc(EthLlcEncap),
     Udp(UdpEncap),
+}
+
+/// An application flow straight on a shim layer (no layer above it):
+/// frames arriving on its port with its EID (or SAP) carry its SDUs, which
+/// go to local endpoint ring `endpoint`; frames that do not come from
+/// `peer` are dropped as spoofed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShimFlow {
+    pub endpoint: u32,
+    pub peer: ShimPeer,
+}
+
+/// The sender a shim flow accepts frames from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShimPeer {
+    /// eth-dix: the peer's MAC address.
+    Mac(MacAddr),
+    /// eth-llc: the peer's MAC address and its SAP (the frames' SSAP).
+    MacSap(MacAddr, u8),
+    /// UDP: the peer's socket address.
+    Udp(SocketAddr),
+}
+
+/// Where a source ring's SDUs leave (see `Command::AddSource`): out of
+/// `port`, framed with `encap`, or as they are when `encap` is `None`
+/// (whole frames the control plane built: management messages; on a UDP
+/// port each datagram behind its destination, [`crate::inject`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Egress {
+    pub port: PortId,
+    pub encap: Option<Encap>,
 }
 
 /// An N-1 flow to a neighbour: where it leaves and how it is framed.
@@ -108,8 +157,6 @@ pub struct Tables {
     /// The layer's `max_ttl` (PROTOCOL.md §7.1): the TTL every member
     /// sends with, so packets arriving with more (or with 0) are refused.
     pub max_ttl: u8,
-    /// Ethertype of the eth-dix layer below.
-    pub ethertype: u16,
     pub flows: Vec<N1Flow>,
     /// (port, shim EID in received frames) → the flow they arrive on.
     pub demux: IntMap<u64, FlowId>,
@@ -117,6 +164,11 @@ pub struct Tables {
     pub fib: [Fib; 3],
     /// EID (≥ 64) of a local endpoint → its index among the worker's endpoints.
     pub endpoints: IntMap<u64, u32>,
+    /// (port, EID or SAP in received frames) → an application flow straight
+    /// on that shim ([`demux_key`]). Looked up for frames whose (port, EID)
+    /// is not in `demux`, after the management EID; a key in both is an
+    /// N-1 flow.
+    pub shim_flows: IntMap<u64, ShimFlow>,
 }
 
 impl Default for Tables {
@@ -125,11 +177,11 @@ impl Default for Tables {
             address: 0,
             layout: DtLayout::DEFAULT,
             max_ttl: DEFAULT_MAX_TTL,
-            ethertype: ETHERTYPE_O7S,
             flows: Vec::new(),
             demux: IntMap::default(),
             fib: Default::default(),
             endpoints: IntMap::default(),
+            shim_flows: IntMap::default(),
         }
     }
 }

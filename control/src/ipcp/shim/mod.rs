@@ -67,10 +67,13 @@ impl ShimConfig {
         }
     }
 
-    /// eth-llc: SAPs 2–63 (§3).
+    /// eth-llc: SAPs 2–127 (§3): 0 is the null SAP, 1 management, and
+    /// from 128 on the reversed octet on the wire would be a group DSAP.
+    /// (The C shim keeps a pool of 64; the SAPs it gives are its own, so
+    /// a wider range here only changes what a C peer is sent to.)
     pub fn eth_llc(hash_len: usize) -> ShimConfig {
         ShimConfig {
-            eids: 2..=63,
+            eids: 2..=127,
             hash_len,
             broadcast_queries: true,
         }
@@ -468,10 +471,11 @@ impl<A: PeerAddr> ShimCore<A> {
             return;
         };
         if code == 0 {
-            self.send_reply(peer, peer_eid, eid, 0, data);
             if let Some(f) = self.flows.get_mut(&eid) {
                 f.state = State::Up { peer, peer_eid };
             }
+            // Up here first (the dataplane takes the flow), then the peer
+            // is told: its first SDU finds the flow in place.
             self.events.push_back(ShimEvent::FlowUp {
                 flow,
                 eid,
@@ -479,6 +483,7 @@ impl<A: PeerAddr> ShimCore<A> {
                 peer_eid,
                 data: Vec::new(),
             });
+            self.send_reply(peer, peer_eid, eid, 0, data);
         } else {
             self.forget(eid);
             self.send_reply(peer, peer_eid, 0, code, data);

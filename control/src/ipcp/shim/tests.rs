@@ -326,7 +326,7 @@ fn eids_stay_in_the_shim_s_range_are_reused_and_run_out_with_an_error() {
     let mut a: ShimCore<Mac> = ShimCore::new(ShimConfig::eth_llc(32));
     a.resolved(oping(), Some(B));
     let mut eids = std::collections::BTreeSet::new();
-    for i in 0..62 {
+    for i in 0..126 {
         a.alloc(t, FlowId(i), oping(), QosSpec::RAW, Vec::new()).unwrap();
         let Some(ShimEvent::Send {
             msg: MgmtMsg::FlowReq { requester, .. },
@@ -335,15 +335,15 @@ fn eids_stay_in_the_shim_s_range_are_reused_and_run_out_with_an_error() {
         else {
             panic!()
         };
-        assert!((2..=63).contains(&requester));
+        assert!((2..=127).contains(&requester));
         assert!(eids.insert(requester));
     }
     assert_eq!(
-        a.alloc(t, FlowId(100), oping(), QosSpec::RAW, Vec::new()),
+        a.alloc(t, FlowId(1000), oping(), QosSpec::RAW, Vec::new()),
         Err(AllocError::NoEid)
     );
     let freed = a.dealloc(FlowId(5)).unwrap();
-    a.alloc(t, FlowId(100), oping(), QosSpec::RAW, Vec::new()).unwrap();
+    a.alloc(t, FlowId(1000), oping(), QosSpec::RAW, Vec::new()).unwrap();
     assert!(matches!(
         a.poll_event(),
         Some(ShimEvent::Send { msg: MgmtMsg::FlowReq { requester, .. }, .. }) if requester == freed

@@ -6,6 +6,7 @@
 use o7s_mem::{Buf, Consumer, MemError, PoolCache, Producer, Ring};
 
 use super::{Port, PortInfo, PortKind};
+use crate::forward::Shim;
 
 /// One end of a local link.
 #[derive(Debug)]
@@ -19,7 +20,10 @@ pub struct LocalPort {
 
 impl LocalPort {
     /// An end that sends on `tx` and receives on `rx` under `rx_slot` (the
-    /// pool slot of the cache that will poll it).
+    /// pool slot of the cache that will poll it). It carries eth-dix frames
+    /// of the o7s Ethertype with no MAC address of its own
+    /// ([`Shim::LOCAL`]) unless [`with_shim`](Self::with_shim) says
+    /// otherwise.
     pub fn new(name: &str, tx: Producer, rx: Consumer, mtu: usize) -> LocalPort {
         LocalPort {
             info: PortInfo {
@@ -27,11 +31,24 @@ impl LocalPort {
                 kind: PortKind::Local,
                 mtu,
                 mac: None,
+                shim: Shim::LOCAL,
             },
             tx,
             rx,
             refused: 0,
         }
+    }
+
+    /// The same end carrying `shim` (eth-llc, another Ethertype, an own
+    /// MAC address to check). A local link has no addresses: a UDP shim
+    /// needs a UDP port.
+    pub fn with_shim(mut self, shim: Shim) -> LocalPort {
+        self.info.mac = match shim {
+            Shim::EthDix { mac, .. } | Shim::EthLlc { mac } => mac,
+            Shim::Udp => None,
+        };
+        self.info.shim = shim;
+        self
     }
 
     /// Two ends linked to each other, polled by caches with slots `slot_a`

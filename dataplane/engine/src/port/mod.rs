@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | AF_XDP (UMEM = the pool) | `xsk` | Ethernet frames steered by the XDP program |
 //! | io_uring UDP socket | `uring` | UDP payloads (the UDP shim: 4-octet EID + SDU) |
-//! | AF_PACKET with mmap rings | `packet` | Ethernet frames of one Ethertype (fallback) |
+//! | AF_PACKET with mmap rings | `packet` | Ethernet frames of one Ethertype (eth-dix's fallback), or 802.3 frames with an LLC header (eth-llc) |
 //! | local | `local` | frames between ports of one system, over shared rings |
 
 pub mod local;
@@ -19,9 +19,12 @@ pub mod packet;
 pub mod uring;
 pub mod xdp;
 
+use std::net::SocketAddr;
+
 use o7s_mem::{Buf, PoolCache};
 use o7s_wire::eth::MacAddr;
 
+use crate::forward::Shim;
 use o7s_seam::counters::Snapshot;
 
 /// What kind of backend a port is, and how it runs (for logs and `irm`).
@@ -70,17 +73,32 @@ impl std::fmt::Display for PortKind {
     }
 }
 
-/// A port's identity and shape.
+/// A port's identity and shape: what `irm ipcp list` and the logs show
+/// of it, and what the worker needs to know to frame for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortInfo {
-    /// Interface or port name.
+    /// Interface or port name (`udp:<address>` for UDP ports).
     pub name: String,
+    /// The backend in use, and how it runs (`Display`: for logs).
     pub kind: PortKind,
-    /// Largest frame the port sends or receives, in octets.
+    /// The most octets the port carries after its link header: on
+    /// Ethernet ports the interface's MTU (the Ethernet payload), capped
+    /// by what the backend's buffers hold (and at 1500 on eth-llc); on UDP
+    /// ports the largest datagram payload. A shim's largest SDU is this
+    /// less its own header (eth-dix 4, eth-llc 3, UDP 4).
     pub mtu: usize,
     /// The port's own MAC address on Ethernet ports: frames for other
     /// stations are refused. `None` where there is none (local, UDP).
     pub mac: Option<MacAddr>,
+    /// The shim its frames carry.
+    pub shim: Shim,
+}
+
+impl PortInfo {
+    /// The longest frame the port sends: the MTU and the link header.
+    pub fn max_frame(&self) -> usize {
+        self.mtu + self.shim.link_header_len()
+    }
 }
 
 /// An I/O backend.
@@ -88,6 +106,21 @@ pub trait Port: Send {
     /// Receives up to `max` frames, appending them to `out`; returns how
     /// many. Buffers come from (and stay accounted to) `cache`'s slot.
     fn rx_burst(&mut self, cache: &mut PoolCache, out: &mut Vec<Buf>, max: usize) -> usize;
+
+    /// Receives like [`rx_burst`](Port::rx_burst), and appends each
+    /// frame's source address to `from`, in step with `out`, where frames
+    /// come from an address (UDP ports; the UDP shim checks an
+    /// application flow's sender and answers a request at its source).
+    /// Ports whose frames name their sender themselves leave `from` alone.
+    fn rx_burst_addressed(
+        &mut self,
+        cache: &mut PoolCache,
+        out: &mut Vec<Buf>,
+        _from: &mut Vec<SocketAddr>,
+        max: usize,
+    ) -> usize {
+        self.rx_burst(cache, out, max)
+    }
 
     /// Queues frames from the front of `frames` for transmission and
     /// returns how many it took; those it did not take stay in `frames`
@@ -98,7 +131,7 @@ pub trait Port: Send {
     /// Queues datagrams each with its own destination (UDP ports); same
     /// contract as [`tx_burst`](Port::tx_burst). Ports without addressing
     /// take nothing.
-    fn tx_burst_to(&mut self, _cache: &mut PoolCache, _frames: &mut Vec<(Buf, std::net::SocketAddr)>) -> usize {
+    fn tx_burst_to(&mut self, _cache: &mut PoolCache, _frames: &mut Vec<(Buf, SocketAddr)>) -> usize {
         0
     }
 

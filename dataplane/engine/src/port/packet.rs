@@ -2,7 +2,8 @@
 //! cannot attach (old kernels, drivers without XDP, containers).
 //!
 //! ```text
-//!  one socket, bound to one interface and one Ethertype (default 0xA000)
+//!  one socket, bound to one interface and one Ethertype (default 0xA000),
+//!  or to 802.2 LLC (ETH_P_802_2: every 802.3 frame with an LLC header, eth-llc)
 //!
 //!  mmap:  [ RX ring: frames x frame_size ][ TX ring: frames x frame_size ]
 //!
@@ -55,6 +56,7 @@ use o7s_mem::{Buf, PoolCache};
 use o7s_wire::eth::{self, EthFrame, MacAddr};
 
 use super::{Port, PortInfo, PortKind};
+use crate::forward::Shim;
 use o7s_seam::counters::{DropReason, KernelLoss, Snapshot};
 
 /// Where the kernel takes a TX frame from (TPACKET2_HDRLEN less the
@@ -64,12 +66,22 @@ const TX_DATA: usize = libc::TPACKET2_HDRLEN - size_of::<libc::sockaddr_ll>();
 /// aligned `tpacket2_hdr`).
 const RX_SLL: usize = TX_DATA;
 
+/// The socket protocol of eth-llc ports (ETH_P_802_2): the kernel hands
+/// it every 802.3 frame (a length, not an Ethertype, after the MACs) that
+/// carries an LLC header. The XDP steering program matches Ethertypes, so
+/// eth-llc runs on AF_PACKET.
+pub const LLC_FRAMES: u16 = libc::ETH_P_802_2 as u16;
+
+/// Largest MTU of an eth-llc layer (PROTOCOL.md §3).
+pub const LLC_MAX_MTU: usize = 1500;
+
 /// How to open an [`AfPacketPort`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PacketConfig {
     /// Interface name.
     pub interface: String,
-    /// The only Ethertype received (0x0600..=0xFFFE); default 0xA000.
+    /// The only Ethertype received (0x0600..=0xFFFE); default 0xA000. Or
+    /// [`LLC_FRAMES`]: 802.3 frames with an LLC header, for eth-llc.
     pub ethertype: u16,
     /// Frames per ring (rounded up to whole blocks).
     pub frames: u32,
@@ -235,8 +247,9 @@ impl AfPacketPort {
     /// Opens the socket on `config.interface` in the caller's network
     /// namespace. Needs CAP_NET_RAW.
     pub fn open(config: &PacketConfig) -> Result<AfPacketPort, PacketError> {
-        if !eth::ETHERTYPE_VALID.contains(&config.ethertype) {
-            return Err(PacketError::Config("Ethertype must be 0x0600..=0xFFFE"));
+        let llc = config.ethertype == LLC_FRAMES;
+        if !llc && !eth::ETHERTYPE_VALID.contains(&config.ethertype) {
+            return Err(PacketError::Config("Ethertype must be 0x0600..=0xFFFE (or LLC_FRAMES)"));
         }
         if !config.frame_size.is_power_of_two() || !(2048..=65536).contains(&config.frame_size) {
             return Err(PacketError::Config(
@@ -331,22 +344,45 @@ impl AfPacketPort {
             return Err(io_err("binding to the interface")(io::Error::last_os_error()));
         }
 
+        let if_mtu = if llc { if_mtu.min(LLC_MAX_MTU) } else { if_mtu };
         let max_tx = (if_mtu + eth::HEADER_LEN).min(frame_size - TX_DATA);
+        let shim = if llc {
+            Shim::EthLlc {
+                mac: Some(MacAddr(mac)),
+            }
+        } else {
+            Shim::EthDix {
+                mac: Some(MacAddr(mac)),
+                ethertype: config.ethertype,
+            }
+        };
         let info = PortInfo {
             name: config.interface.clone(),
             kind: PortKind::AfPacket {
                 frames: frames as u32,
                 frame_size: frame_size as u32,
             },
-            mtu: max_tx,
+            mtu: max_tx - eth::HEADER_LEN,
             mac: Some(MacAddr(mac)),
+            shim,
         };
-        tracing::info!(
-            interface = %config.interface,
-            ethertype = format_args!("{:#06x}", config.ethertype),
-            kind = %info.kind,
-            "AF_PACKET port open (frames are copied once each way)"
-        );
+        if llc {
+            tracing::info!(
+                interface = %config.interface,
+                kind = %info.kind,
+                mtu = info.mtu,
+                "AF_PACKET port open for eth-llc: 802.2 LLC frames (the XDP steering program matches Ethertypes, \
+                 so eth-llc runs on AF_PACKET; frames are copied once each way)"
+            );
+        } else {
+            tracing::info!(
+                interface = %config.interface,
+                ethertype = format_args!("{:#06x}", config.ethertype),
+                kind = %info.kind,
+                mtu = info.mtu,
+                "AF_PACKET port open (frames are copied once each way)"
+            );
+        }
         Ok(AfPacketPort {
             info,
             map,

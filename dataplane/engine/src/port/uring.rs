@@ -49,6 +49,7 @@ use io_uring::{IoUring, cqueue, opcode};
 use o7s_mem::{Buf, Pool, PoolCache};
 
 use super::{Port, PortInfo, PortKind};
+use crate::forward::Shim;
 use o7s_seam::counters::{DropReason, KernelLoss, Snapshot};
 
 /// The UDP shim's port unless configured otherwise.
@@ -720,8 +721,14 @@ impl UringUdpPort {
                 entries: slots,
                 buffers: config.buffers,
             },
-            mtu: pool.buf_size() - land,
+            // The largest payload a buffer holds, and a C peer reads.
+            mtu: (pool.buf_size() - land).min(if local.is_ipv6() {
+                o7s_wire::udp::MAX_DATAGRAM_UDP6
+            } else {
+                o7s_wire::udp::MAX_DATAGRAM_UDP4
+            }),
             mac: None,
+            shim: Shim::Udp,
         };
         tracing::info!(%local, kind = %info.kind, mtu = info.mtu, "io_uring UDP port bound");
         Ok(UringUdpPort {
@@ -926,6 +933,20 @@ impl Port for UringUdpPort {
         self.receive(cache, max, |buf, _| out.push(buf))
     }
 
+    /// Receives datagrams with their source addresses, side by side.
+    fn rx_burst_addressed(
+        &mut self,
+        cache: &mut PoolCache,
+        out: &mut Vec<Buf>,
+        from: &mut Vec<SocketAddr>,
+        max: usize,
+    ) -> usize {
+        self.receive(cache, max, |buf, addr| {
+            out.push(buf);
+            from.push(addr);
+        })
+    }
+
     /// Sends every frame to the configured peer ([`UringConfig::peer`]);
     /// with none, takes nothing.
     fn tx_burst(&mut self, cache: &mut PoolCache, frames: &mut Vec<Buf>) -> usize {
@@ -943,13 +964,13 @@ impl Port for UringUdpPort {
         n
     }
 
-    /// Frees completed sends, lends buffers to bids that lack one, re-arms
-    /// the receive after the kernel ended it (ENOBUFS), and enters the
-    /// kernel when a ring has work for it.
     fn tx_burst_to(&mut self, cache: &mut PoolCache, frames: &mut Vec<(Buf, SocketAddr)>) -> usize {
         UringUdpPort::tx_burst_to(self, cache, frames)
     }
 
+    /// Frees completed sends, lends buffers to bids that lack one, re-arms
+    /// the receive after the kernel ended it (ENOBUFS), and enters the
+    /// kernel when a ring has work for it.
     fn poll(&mut self, cache: &mut PoolCache) {
         self.check_pool(cache);
         let c = &mut self.counters;

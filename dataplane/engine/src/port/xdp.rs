@@ -4,10 +4,11 @@
 
 use o7s_ebpf::{AttachMode, Steering, SteeringConfig};
 use o7s_mem::{Buf, PoolCache};
-use o7s_wire::eth::MacAddr;
+use o7s_wire::eth::{self, MacAddr};
 use o7s_xsk::{Mode, Umem, XskConfig, XskError, XskSocket};
 
 use super::{Port, PortInfo, PortKind};
+use crate::forward::Shim;
 use o7s_seam::counters::{DropReason, KernelLoss, Snapshot};
 
 /// Why an AF_XDP port could not be opened.
@@ -38,7 +39,10 @@ pub struct XdpPort {
 impl XdpPort {
     /// Attaches steering to `ifname` (in this thread's namespace) and binds
     /// a socket on `queue` over `umem`. Frames for other MAC addresses than
-    /// the interface's are refused (see [`PortInfo::mac`]).
+    /// the interface's are refused (see [`PortInfo::mac`]). The port
+    /// carries eth-dix frames of `steer.ethertype`; `mtu` is the
+    /// interface's (the port's is that, or less if a UMEM chunk holds
+    /// less).
     pub fn open(
         umem: &Umem,
         ifname: &str,
@@ -77,12 +81,17 @@ impl XdpPort {
         };
         tracing::info!(ifname, queue, backend = %kind, "AF_XDP port open");
         let fill_size = i.fill_size as usize;
+        let mac = mac.map(MacAddr);
         Ok(XdpPort {
             info: PortInfo {
                 name: ifname.into(),
                 kind,
-                mtu,
-                mac: mac.map(MacAddr),
+                mtu: mtu.min((i.max_frame() as usize).saturating_sub(eth::HEADER_LEN)),
+                mac,
+                shim: Shim::EthDix {
+                    mac,
+                    ethertype: steer.ethertype,
+                },
             },
             queue,
             steering,

@@ -175,8 +175,10 @@ fn connection_caps_hold_and_irmd_serves_again_once_they_close() {
             back.is_some(),
             "fds {:?} vs {fds0} at start: {:?}",
             irmd.usage(),
-            std::fs::read_dir(format!("/proc/{}/fd", irmd.pid()))
-                .map(|d| d.flatten().map(|e| std::fs::read_link(e.path()).unwrap_or_default()).collect::<Vec<_>>())
+            std::fs::read_dir(format!("/proc/{}/fd", irmd.pid())).map(|d| d
+                .flatten()
+                .map(|e| std::fs::read_link(e.path()).unwrap_or_default())
+                .collect::<Vec<_>>())
         );
     }
 }
@@ -200,7 +202,14 @@ fn a_thousand_concurrent_flows_are_all_answered_and_everything_is_given_back() {
     irmd.irm_ok(&["ipcp", "bootstrap", "type", "local", "name", "lo", "layer", "lo"]);
     irmd.irm_ok(&["bind", "program", oping.to_str().unwrap(), "name", "oping"]);
     irmd.irm_ok(&["name", "register", "oping", "layer", "lo"]);
-    let server = KillOnDrop::spawn(irmd.command(&oping).arg("-l").stdout(Stdio::null())).unwrap();
+    let server_log = std::env::temp_dir().join(format!("o7s-load-flows-server-{}.log", std::process::id()));
+    let mut server = KillOnDrop::spawn(
+        irmd.command(&oping)
+            .arg("-l")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&server_log).unwrap()),
+    )
+    .unwrap();
     let mut admin = irmd.admin();
     let up = eventually(Duration::from_secs(10), || {
         (admin.status().ok()?.processes.len() == 1).then_some(())
@@ -237,11 +246,18 @@ fn a_thousand_concurrent_flows_are_all_answered_and_everything_is_given_back() {
     }
     assert!(
         failed.is_empty(),
-        "{} of {FLOWS} clients failed; first:\n{}\nlast:\n{}\nirmd log, end:\n{}",
+        "{} of {FLOWS} clients failed; first:\n{}\nlast:\n{}\nserver: {:?}, {}\nirmd log, end:\n{}",
         failed.len(),
         failed[0],
         failed[failed.len() - 1],
-        irmd.log_text().lines().rev().take(30).collect::<Vec<_>>().join("\n")
+        server.0.try_wait(),
+        std::fs::read_to_string(&server_log).unwrap_or_default(),
+        irmd.log_text()
+            .lines()
+            .filter(|l| !l.contains(" INFO ") || l.contains(&format!("pid={} ", server.id())))
+            .take(30)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 
     // Everything comes back once the clients are gone.

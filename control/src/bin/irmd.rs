@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
 use o7s_control::irmd::{self, Options};
+use o7s_dataplane::worker::Idle;
 
 /// The o7s IPC Resource Manager daemon: names, flows, IPCPs and the shared
 /// packet pool of this system.
@@ -52,6 +53,23 @@ struct Args {
     /// worker is not pinned. The log says where it runs.
     #[arg(long, value_delimiter = ',', value_name = "CORE,...")]
     cores: Vec<usize>,
+    /// How long the dataplane worker polls without traffic before it
+    /// sleeps until a frame or an application wakes it: a duration
+    /// (`50us`, `5ms`), or `busy` to poll without pause (lowest latency, a
+    /// whole core always busy: give it its own with --cores).
+    #[arg(long, value_name = "DURATION|busy", default_value = "50us", value_parser = parse_spin)]
+    spin: Idle,
+}
+
+fn parse_spin(text: &str) -> Result<Idle, String> {
+    if text == "busy" {
+        return Ok(Idle::Busy);
+    }
+    let spin = humantime::parse_duration(text).map_err(|e| format!("{e} (a duration such as 50us or 5ms, or busy)"))?;
+    if spin > std::time::Duration::from_secs(1) {
+        return Err(format!("{text} is longer than 1 s: use busy to never sleep"));
+    }
+    Ok(Idle::Spin(spin))
 }
 
 /// A group given by name or number, or an error naming it.
@@ -88,6 +106,7 @@ fn main() -> ExitCode {
     options.limits.per_user = args.max_connections_per_user as usize;
     options.flows_per_process = (args.max_flows_per_process > 0).then_some(args.max_flows_per_process as usize);
     options.cores = args.cores;
+    options.idle = args.spin;
     match (
         group("operators", args.operators.as_deref()),
         group("users", args.users.as_deref()),

@@ -68,9 +68,9 @@ use crate::ipcp_config::BootstrapConfig;
 use self::access::{Access, Role};
 use self::conns::{ConnId, Conns, LISTENER, Limits, Read};
 use self::local::LocalIpcp;
+use self::log_budget::LogBudget;
 use self::plane::{FlowRings, Plane};
 use self::shim::{Ends, EthLink, ShimIpcp, ShimTask, UdpLink};
-use self::log_budget::LogBudget;
 
 /// Entries per flow ring (each direction).
 pub const FLOW_RING_ENTRIES: u32 = 1024;
@@ -133,7 +133,15 @@ pub struct Options {
     /// Cores the dataplane's worker may be pinned to (indexes in this
     /// process's core list); empty: not pinned.
     pub cores: Vec<usize>,
+    /// How the worker waits for traffic.
+    pub idle: o7s_dataplane::worker::Idle,
 }
+
+/// How long irmd's worker polls without traffic before it sleeps, unless
+/// told otherwise: irmd shares its host with the applications it serves,
+/// and a worker that spins for milliseconds takes their time (on two
+/// cores, two spinning systems starve their own applications).
+pub const DEFAULT_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
 impl Options {
     /// The defaults for `rundir`: a pool of 16 384 buffers of 2 KiB (32
@@ -156,6 +164,7 @@ impl Options {
             limits: Limits::default(),
             flows_per_process: Some(4096),
             cores: Vec::new(),
+            idle: o7s_dataplane::worker::Idle::Spin(DEFAULT_SPIN),
         }
     }
 }
@@ -178,7 +187,6 @@ struct Caller {
     conn: ConnId,
     id: u64,
 }
-
 
 struct Daemon {
     irm: Irm,
@@ -219,13 +227,6 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<(), IrmdError> {
         // A socket left by an irmd that died.
         std::fs::remove_file(&path)?;
     }
-    let listener = o7s_app::sys::seqpacket_listen(&path).map_err(|source| IrmdError::Listen {
-        path: path.clone(),
-        source,
-    })?;
-    // The directory kept everyone else out until now.
-    access::secure(&path, options.access.socket_group(), options.access.socket_mode())?;
-    listener.set_nonblocking(true)?;
     match sys::raise_fd_limit() {
         Ok((before, after)) if before != after => tracing::info!(before, after, "open-file limit raised"),
         Ok(_) => {}
@@ -241,11 +242,20 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<(), IrmdError> {
     let cache = pool.cache()?;
     let mut irm = Irm::new();
     irm.set_flow_limit(options.flows_per_process);
-    let plane = Plane::start(&pool, &options.cores).map_err(|e| IrmdError::Plane(e.to_string()))?;
+    let plane = Plane::start(&pool, &options.cores, options.idle).map_err(|e| IrmdError::Plane(e.to_string()))?;
     let poll = Poll::new()?;
     let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
     let punt_fd = std::os::fd::AsRawFd::as_raw_fd(&plane.punt_fd());
-    poll.registry().register(&mut SourceFd(&punt_fd), PUNTS, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut SourceFd(&punt_fd), PUNTS, Interest::READABLE)?;
+    // Listening last: a process that can connect finds irmd whole.
+    let listener = o7s_app::sys::seqpacket_listen(&path).map_err(|source| IrmdError::Listen {
+        path: path.clone(),
+        source,
+    })?;
+    // The directory kept everyone else out until now.
+    access::secure(&path, options.access.socket_group(), options.access.socket_mode())?;
+    listener.set_nonblocking(true)?;
     let mut daemon = Daemon {
         irm,
         pool,
@@ -900,10 +910,9 @@ impl Daemon {
             BootstrapConfig::EthLlc(c) => self.start_eth(ipcp, &c.dev, EthShim::Llc, config),
             BootstrapConfig::Udp4(c) => self.start_udp(ipcp, SocketAddr::from((c.ip, c.port)), c.dns.map(IpAddr::V4)),
             BootstrapConfig::Udp6(c) => self.start_udp(ipcp, SocketAddr::from((c.ip, c.port)), c.dns.map(IpAddr::V6)),
-            BootstrapConfig::Unicast(_) | BootstrapConfig::Broadcast => Err(format!(
-                "{} IPCPs have no control logic in o7s yet",
-                config.ipcp_type()
-            )),
+            BootstrapConfig::Unicast(_) | BootstrapConfig::Broadcast => {
+                Err(format!("{} IPCPs have no control logic in o7s yet", config.ipcp_type()))
+            }
         };
         match started {
             Ok(task) => {
@@ -960,7 +969,8 @@ impl Daemon {
     /// Hands every punted management frame to the shim task of its port.
     fn punts(&mut self, now: Instant) {
         let mut frames: Vec<(PortId, Option<SocketAddr>, Vec<u8>)> = Vec::new();
-        self.plane.punts(|port, from, frame| frames.push((port, from, frame.to_vec())));
+        self.plane
+            .punts(|port, from, frame| frames.push((port, from, frame.to_vec())));
         for (port, from, frame) in frames {
             let ipcp = self.tasks.iter().find_map(|(name, t)| match t {
                 Task::Eth(s) if s.port == port => Some(name.clone()),
@@ -1020,7 +1030,9 @@ impl Daemon {
         .into_iter()
         .map(|(n, v)| (n.to_owned(), v))
         .collect();
-        let drops = o7s_seam::DropReason::ALL.iter().map(|r| (r.to_string(), snap.dropped(*r)));
+        let drops = o7s_seam::DropReason::ALL
+            .iter()
+            .map(|r| (r.to_string(), snap.dropped(*r)));
         let losses = o7s_seam::KernelLoss::ALL.iter().map(|l| (l.to_string(), snap.lost(*l)));
         rows.extend(drops.chain(losses).filter(|(_, v)| *v > 0));
         rows.extend(control);

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use o7s_dataplane::backend::{BackendError, ShimPortSpec};
 use o7s_dataplane::port::PortInfo;
+use o7s_dataplane::worker::Idle;
 use o7s_dataplane::{Command, Dataplane};
 use o7s_mem::{Buf, Consumer, Pool, PoolCache, Producer, Ring};
 use o7s_seam::punt::{Punt, PuntCause};
@@ -33,8 +34,13 @@ use o7s_seam::{Snapshot, Tables};
 
 /// Entries of the punt and injection rings.
 const CONTROL_RING: u32 = 1024;
-/// Entries of a flow's rings (each direction).
+/// Entries of a flow's send ring (as a local flow's).
 pub const FLOW_RING_ENTRIES: u32 = crate::irmd::FLOW_RING_ENTRIES;
+/// Entries of a flow's receive ring: deeper than the send ring, since
+/// nothing paces a peer across a shim but the application reading (the
+/// worker holds SDUs for a full ring a while, then drops them), and an
+/// entry costs 8 octets.
+pub const FLOW_RX_RING_ENTRIES: u32 = 4 * FLOW_RING_ENTRIES;
 /// How long irmd waits for the workers to take a change.
 const SYNC: Duration = Duration::from_millis(500);
 /// The worker irmd gives everything to (one worker for now).
@@ -70,7 +76,7 @@ pub struct FlowRings {
 impl FlowRings {
     pub fn create() -> Result<FlowRings, o7s_mem::MemError> {
         Ok(FlowRings {
-            rx: Arc::new(Ring::create("o7s-flow", FLOW_RING_ENTRIES)?),
+            rx: Arc::new(Ring::create("o7s-flow", FLOW_RX_RING_ENTRIES)?),
             tx: Arc::new(Ring::create("o7s-flow", FLOW_RING_ENTRIES)?),
         })
     }
@@ -111,15 +117,17 @@ pub struct Plane {
 
 impl std::fmt::Debug for Plane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plane").field("ports", &self.ports.len()).finish_non_exhaustive()
+        f.debug_struct("Plane")
+            .field("ports", &self.ports.len())
+            .finish_non_exhaustive()
     }
 }
 
 impl Plane {
     /// Starts the worker(s) over `pool` with no port yet, and the punt ring
     /// that brings management frames to irmd.
-    pub fn start(pool: &Pool, cores: &[usize]) -> Result<Plane, PlaneError> {
-        let dp = Dataplane::start_embedded(pool, cores)?;
+    pub fn start(pool: &Pool, cores: &[usize], idle: Idle) -> Result<Plane, PlaneError> {
+        let dp = Dataplane::start_embedded(pool, cores, idle)?;
         let cache = pool.cache()?;
         let ring = Ring::create("o7s-punt", CONTROL_RING)?;
         let punts = ring.consumer(cache.slot())?;
@@ -241,7 +249,9 @@ impl Plane {
         });
         let Some(len) = wrote else {
             self.cache.free(buf);
-            return Err(PlaneError::Io(io::Error::other("management frame does not fit a buffer")));
+            return Err(PlaneError::Io(io::Error::other(
+                "management frame does not fit a buffer",
+            )));
         };
         if buf.set_len(len).is_err() {
             self.cache.free(buf);

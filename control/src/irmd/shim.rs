@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use o7s_seam::tables::{EthDixEncap, EthLlcEncap, Encap, PortId, ShimPeer, UdpEncap};
+use o7s_seam::tables::{Encap, EthDixEncap, EthLlcEncap, PortId, ShimPeer, UdpEncap};
 use o7s_wire::eth::MacAddr;
 use o7s_wire::hash::NameHash;
 use o7s_wire::qos::QosSpec;
@@ -39,7 +39,8 @@ pub trait ShimLink: Debug {
     type Addr: PeerAddr;
 
     /// Sends a management message.
-    fn send(&self, plane: &mut Plane, port: PortId, to: Dest<Self::Addr>, msg: &ShimMgmt<'_>) -> Result<(), PlaneError>;
+    fn send(&self, plane: &mut Plane, port: PortId, to: Dest<Self::Addr>, msg: &ShimMgmt<'_>)
+    -> Result<(), PlaneError>;
 
     /// Reads a punted management frame (with the sender's address when the
     /// port knows it).
@@ -154,14 +155,25 @@ impl UdpLink {
 impl ShimLink for UdpLink {
     type Addr = SocketAddr;
 
-    fn send(&self, plane: &mut Plane, port: PortId, to: Dest<SocketAddr>, msg: &ShimMgmt<'_>) -> Result<(), PlaneError> {
+    fn send(
+        &self,
+        plane: &mut Plane,
+        port: PortId,
+        to: Dest<SocketAddr>,
+        msg: &ShimMgmt<'_>,
+    ) -> Result<(), PlaneError> {
         let Dest::Peer(to) = to else {
             return Ok(());
         };
         plane.send_to(port, to, |buf| Framing::Udp.emit(msg, buf))
     }
 
-    fn parse<'a>(&self, frame: &'a [u8], from: Option<SocketAddr>, hash_len: usize) -> Option<(SocketAddr, ShimMgmt<'a>)> {
+    fn parse<'a>(
+        &self,
+        frame: &'a [u8],
+        from: Option<SocketAddr>,
+        hash_len: usize,
+    ) -> Option<(SocketAddr, ShimMgmt<'a>)> {
         Some((from?, Framing::Udp.parse(frame, hash_len).ok()?))
     }
 
@@ -219,7 +231,9 @@ pub struct Ctx<'a> {
 
 impl std::fmt::Debug for Ctx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ctx").field("flow_ends", &self.ends.len()).finish_non_exhaustive()
+        f.debug_struct("Ctx")
+            .field("flow_ends", &self.ends.len())
+            .finish_non_exhaustive()
     }
 }
 

@@ -260,7 +260,9 @@ fn enrol_reg_conn_and_autobind_are_read_for_an_enrolling_member() {
 
 #[test]
 fn udp_layers_take_a_static_directory_of_their_family() {
-    let i = only_ipcp("[udp4.u]\nbootstrap = \"wan\"\nip = \"10.9.0.1\"\nhosts = { oping = \"10.9.0.2\", oecho = \"10.9.0.3\" }\n");
+    let i = only_ipcp(
+        "[udp4.u]\nbootstrap = \"wan\"\nip = \"10.9.0.1\"\nhosts = { oping = \"10.9.0.2\", oecho = \"10.9.0.3\" }\n",
+    );
     assert_eq!(
         i.hosts,
         [

@@ -4,7 +4,7 @@
 //! shim IPCP it bootstraps.
 //!
 //! ```text
-//!  irmd:    Dataplane::start_embedded(pool, cores)      workers, no port yet
+//!  irmd:    Dataplane::start_embedded(pool, cores, idle) workers, no port yet
 //!           dp.add_shim_port(worker, id, &ShimPortSpec)  open ─► AddPort ─► PortInfo (MAC, MTU, backend)
 //!             EthDix { dev, ethertype }  AF_XDP + XDP steering (AF_PACKET if XDP cannot attach
 //!                                        or the socket cannot bind: logged with the reason)
@@ -223,11 +223,11 @@ impl Dataplane {
     /// Starts the dataplane embedded in the calling process (irmd), over
     /// `pool`, with no port yet: one worker per entry of `cores` (indices
     /// in the process's core list), each pinned to that core, or one
-    /// unpinned worker when `cores` is empty. Workers nap when idle
-    /// ([`Idle::Adaptive`]). Ports come with
+    /// unpinned worker when `cores` is empty. Workers wait for traffic as
+    /// `idle` says. Ports come with
     /// [`add_shim_port`](Self::add_shim_port). Logs the cores and the page
     /// size of the pool.
-    pub fn start_embedded(pool: &Pool, cores: &[usize]) -> Result<Dataplane, BackendError> {
+    pub fn start_embedded(pool: &Pool, cores: &[usize], idle: Idle) -> Result<Dataplane, BackendError> {
         let pinned = core_ids(cores)?;
         let places: Vec<Option<core_affinity::CoreId>> = if pinned.is_empty() {
             vec![None]
@@ -243,7 +243,7 @@ impl Dataplane {
                 ports: Vec::new(),
                 endpoints: Vec::new(),
                 punt: None,
-                idle: Idle::Adaptive,
+                idle,
             });
         }
         tracing::info!(
@@ -252,6 +252,7 @@ impl Dataplane {
             pages = %pool.pages(),
             buffers = pool.count(),
             buf_size = pool.buf_size(),
+            idle = %idle,
             "dataplane started, embedded (cores: None = not pinned)"
         );
         Ok(Dataplane::start(Tables::default(), specs)?)

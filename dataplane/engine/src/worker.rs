@@ -52,7 +52,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use o7s_mem::{Buf, Consumer, Pool, PoolCache, Producer};
 use o7s_seam::command::CommandError;
-use o7s_seam::counters::{DropReason, Snapshot};
+use o7s_seam::counters::{DropReason, HOLD, Snapshot};
 use o7s_seam::inject;
 use o7s_seam::punt::{self, Punt};
 use o7s_seam::tables::{Egress, PortId, Tables};
@@ -78,6 +78,32 @@ pub enum Idle {
     /// second.
     #[default]
     Adaptive,
+    /// As `Adaptive`, after this long without traffic instead of
+    /// `IDLE_BEFORE_NAP`: short where the worker shares its cores with the
+    /// programs it serves (a host running applications, a lab of many
+    /// systems), so that its spinning does not take their time.
+    Spin(Duration),
+}
+
+impl Idle {
+    /// How long the worker polls without traffic before it sleeps; `None`:
+    /// it never sleeps.
+    pub fn spin(self) -> Option<Duration> {
+        match self {
+            Idle::Busy => None,
+            Idle::Adaptive => Some(IDLE_BEFORE_NAP),
+            Idle::Spin(spin) => Some(spin),
+        }
+    }
+}
+
+impl std::fmt::Display for Idle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.spin() {
+            None => f.write_str("busy polling"),
+            Some(spin) => write!(f, "polls {spin:?} without traffic, then sleeps"),
+        }
+    }
 }
 
 /// How long a worker spins without traffic before it naps.
@@ -86,6 +112,16 @@ const MIN_NAP: Duration = Duration::from_micros(20);
 /// The longest an idle worker sleeps between looks at ports without a
 /// wait fd (local rings, io_uring), its commands and its stop flag.
 pub const MAX_NAP: Duration = Duration::from_millis(1);
+/// The longest an idle worker sleeps when every port has a wait fd and
+/// nothing is in flight: its eventfd, kicked by every command, sync and
+/// stop, and the ports' fds wake it; the bound only guards against a
+/// wake-up the kernel never sends.
+const DEEP_NAP: Duration = Duration::from_millis(100);
+/// SDUs a worker holds for full application rings (for at most
+/// [`HOLD`]) before it stops reading its ports: past the rings, a burst
+/// waits in pool buffers rather than being lost, as long as the pool has
+/// them to spare.
+const HOLD_FRAMES: usize = 4096;
 /// How often [`Dataplane::sync`] looks at the workers' acknowledgements.
 const SYNC_POLL: Duration = Duration::from_micros(20);
 /// How long [`Dataplane::counters`] waits for fresh port counters.
@@ -489,6 +525,14 @@ struct Lanes {
     carried: Vec<usize>,
     queued: Vec<usize>,
     deliver: Vec<Lane<Buf>>,
+    /// Endpoints whose ring stayed full for [`HOLD`]: their SDUs are
+    /// dropped at once until they read half their ring.
+    stalled: Vec<bool>,
+    /// Since when SDUs wait for a full endpoint ring.
+    held_since: Option<Instant>,
+    /// SDUs waiting for full endpoint rings; past [`HOLD_FRAMES`] the
+    /// worker reads no port.
+    held: usize,
     punt: Lane<Buf>,
     /// The burst being received, and its source addresses (UDP ports).
     rx: Vec<Buf>,
@@ -506,6 +550,15 @@ fn put_punt_header(pool: &Pool, buf: &mut Buf, header: &[u8; punt::HEADER_LEN]) 
 }
 
 impl Lanes {
+    /// Nothing waits in any lane for a port, an endpoint or the punt ring.
+    fn is_idle(&self) -> bool {
+        self.tx.iter().all(Lane::is_empty)
+            && self.tx_to.iter().all(Lane::is_empty)
+            && self.deliver.iter().all(Lane::is_empty)
+            && self.punt.is_empty()
+            && self.carried.iter().all(|&n| n == 0)
+    }
+
     fn new(ports: &[Option<Box<dyn Port>>], endpoints: usize) -> Lanes {
         let mut lanes = Lanes {
             shims: Vec::new(),
@@ -515,6 +568,9 @@ impl Lanes {
             carried: Vec::new(),
             queued: Vec::new(),
             deliver: Vec::new(),
+            stalled: Vec::new(),
+            held_since: None,
+            held: 0,
             punt: Lane::new(),
             rx: Vec::with_capacity(BURST),
             rx_from: Vec::with_capacity(BURST),
@@ -539,6 +595,7 @@ impl Lanes {
         self.queued.resize(ports.len(), 0);
         if self.deliver.len() < endpoints {
             self.deliver.resize_with(endpoints, Lane::new);
+            self.stalled.resize(endpoints, false);
         }
     }
 
@@ -805,6 +862,12 @@ impl Worker {
                     continue;
                 };
                 port.poll(&mut self.cache);
+                // Back-pressure: once `HOLD_FRAMES` SDUs wait for full
+                // application rings, frames wait in the ports' receive
+                // rings.
+                if lanes.held >= HOLD_FRAMES {
+                    continue;
+                }
                 let n = port.rx_burst_addressed(&mut self.cache, &mut lanes.rx, &mut lanes.rx_from, BURST);
                 if n == 0 {
                     continue;
@@ -885,8 +948,17 @@ impl Worker {
             if busy {
                 last_traffic = Instant::now();
                 nap = MIN_NAP;
-            } else if self.idle == Idle::Adaptive && last_traffic.elapsed() > IDLE_BEFORE_NAP {
-                self.sleep(nap);
+            } else if self.idle.spin().is_some_and(|spin| last_traffic.elapsed() > spin) {
+                // With nothing in flight and every port able to wake it,
+                // the worker sleeps until something does: an idle
+                // dataplane costs no wake-ups at all.
+                let woken = lanes.is_idle()
+                    && self
+                        .ports
+                        .iter()
+                        .flatten()
+                        .all(|p| p.wait_fd().is_some() && p.tx_queue_len() == 0);
+                self.sleep(if woken { DEEP_NAP } else { nap });
                 nap = (nap * 2).min(MAX_NAP);
             } else {
                 std::hint::spin_loop();
@@ -981,23 +1053,59 @@ impl Worker {
     }
 
     fn flush_local(&mut self, lanes: &mut Lanes) {
-        for (lane, ring) in lanes.deliver.iter_mut().zip(self.endpoints.iter_mut()) {
-            let Some(ring) = ring.as_mut() else { continue };
+        let mut holding = false;
+        lanes.held = 0;
+        let give_up = lanes.held_since.is_some_and(|t| t.elapsed() >= HOLD);
+        for (e, lane) in lanes.deliver.iter_mut().enumerate() {
             if lane.is_empty() {
                 continue;
             }
+            let Some(ring) = self.endpoints.get_mut(e).and_then(Option::as_mut) else {
+                // The endpoint went while its SDUs were held.
+                count_flush(
+                    &lane.origins,
+                    0,
+                    &self.pc,
+                    self.counters.stray(),
+                    |_, _| {},
+                    DropReason::NoEndpoint,
+                );
+                lane.origins.clear();
+                self.cache.free_burst(&mut lane.items);
+                continue;
+            };
+            let stalled = &mut lanes.stalled[e];
+            if *stalled && ring.free_entries() >= ring.capacity() as usize / 2 {
+                *stalled = false;
+            }
             let sent = self.cache.send(ring, &mut lane.items);
-            count_flush(
-                &lane.origins,
-                sent,
-                &self.pc,
-                self.counters.stray(),
-                |c, n| c.delivered(n),
-                DropReason::TxFull,
-            );
-            lane.origins.clear();
-            self.cache.free_burst(&mut lane.items);
+            count_runs(&lane.origins[..sent], &self.pc, self.counters.stray(), |c, _, n| {
+                c.delivered(n)
+            });
+            lane.origins.drain(..sent);
+            if lane.items.is_empty() {
+                continue;
+            }
+            // The application's ring is full: hold its SDUs (and read no
+            // port meanwhile) unless it has already been held for `HOLD`;
+            // then drop, and drop at once until it has read half its ring.
+            if *stalled || give_up {
+                *stalled = true;
+                count_runs(&lane.origins, &self.pc, self.counters.stray(), |c, _, n| {
+                    c.count_drop(DropReason::EndpointFull, n)
+                });
+                lane.origins.clear();
+                self.cache.free_burst(&mut lane.items);
+            } else {
+                holding = true;
+                lanes.held += lane.items.len();
+            }
         }
+        lanes.held_since = match (holding, lanes.held_since) {
+            (false, _) => None,
+            (true, None) => Some(Instant::now()),
+            (true, since) => since,
+        };
         let lane = &mut lanes.punt;
         if let Some(ring) = self.punt.as_mut()
             && !lane.is_empty()

@@ -35,6 +35,10 @@ use o7s_wire::eth::{ETHERTYPE_O7S, MacAddr};
 use o7s_wire::llc::{LlcFrame, LlcRepr};
 use o7s_wire::udp::UdpDatagram;
 
+/// A datagram and its peer address.
+type Datagram = (Vec<u8>, SocketAddr);
+/// Datagrams shared between a test and its fake port.
+type Datagrams<T> = Arc<Mutex<T>>;
 const DIX: PortId = 0;
 const LLC: PortId = 1;
 const UDP: PortId = 2;
@@ -56,8 +60,8 @@ fn udp_peer() -> SocketAddr {
 /// names. (It copies octets: a test device.)
 struct FakeUdp {
     info: PortInfo,
-    inbox: Arc<Mutex<VecDeque<(Vec<u8>, SocketAddr)>>>,
-    sent: Arc<Mutex<Vec<(Vec<u8>, SocketAddr)>>>,
+    inbox: Datagrams<VecDeque<Datagram>>,
+    sent: Datagrams<Vec<Datagram>>,
 }
 
 impl Port for FakeUdp {
@@ -123,8 +127,8 @@ struct Rig {
     /// The test's ends of the local links of ports 0 and 1.
     dix: LocalPort,
     llc: LocalPort,
-    udp_inbox: Arc<Mutex<VecDeque<(Vec<u8>, SocketAddr)>>>,
-    udp_sent: Arc<Mutex<Vec<(Vec<u8>, SocketAddr)>>>,
+    udp_inbox: Datagrams<VecDeque<Datagram>>,
+    udp_sent: Datagrams<Vec<Datagram>>,
     flows: Vec<AppFlow>,
     ctl: Consumer,
     dp: Option<Dataplane>,

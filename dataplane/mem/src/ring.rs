@@ -212,6 +212,11 @@ pub struct Producer {
 }
 
 impl Producer {
+    /// Entries the ring holds.
+    pub fn capacity(&self) -> u32 {
+        self.shared.capacity()
+    }
+
     /// Pool slot of the consumer, 0 if no consumer attached yet.
     pub fn consumer_slot(&self) -> SlotId {
         self.shared.line0[w::CONSUMER_SLOT].load(Ordering::Acquire) as SlotId

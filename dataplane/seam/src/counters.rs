@@ -71,7 +71,7 @@ pub enum DropReason {
     NoEndpoint,
     /// Management traffic with no control plane attached to take it.
     NoPunt,
-    /// Transmit ring (or endpoint ring) full.
+    /// Transmit ring (or the punt ring) full.
     TxFull,
     /// The next hop's frame does not fit the buffer or the port's MTU.
     TooBig,
@@ -81,11 +81,21 @@ pub enum DropReason {
     /// The port the frame was to leave by is not open (removed, never
     /// added, or polled by another worker).
     NoPort,
+    /// The application's receive ring stayed full: it read nothing for
+    /// [`HOLD`](crate::counters::HOLD) while the worker held its SDUs (a
+    /// stopped or overloaded application).
+    EndpointFull,
 }
+
+/// How long a worker holds SDUs for an application whose receive ring is
+/// full, not reading its ports meanwhile (back-pressure, as the C
+/// prototype's blocking write into the application's ring), before it
+/// drops them as [`DropReason::EndpointFull`] and goes on.
+pub const HOLD: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl DropReason {
     /// Every reason, in the order a frame meets the checks.
-    pub const ALL: [DropReason; 21] = [
+    pub const ALL: [DropReason; 22] = [
         DropReason::ShortFrame,
         DropReason::Oversize,
         DropReason::VlanTagged,
@@ -107,6 +117,7 @@ impl DropReason {
         DropReason::TooBig,
         DropReason::NoHeadroom,
         DropReason::NoPort,
+        DropReason::EndpointFull,
     ];
     pub const COUNT: usize = DropReason::ALL.len();
 
@@ -133,6 +144,7 @@ impl DropReason {
             DropReason::TooBig => "too-big",
             DropReason::NoHeadroom => "no-headroom",
             DropReason::NoPort => "no-port",
+            DropReason::EndpointFull => "endpoint-full",
         }
     }
 }

@@ -927,6 +927,13 @@ impl UringUdpPort {
 }
 
 impl Port for UringUdpPort {
+    /// The UDP socket: readable while a datagram waits in its queue, which
+    /// is until the armed receive takes it (the ring's own fd is no wake-up
+    /// under `COOP_TASKRUN`: completions post only once the worker runs).
+    fn wait_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(std::os::fd::AsFd::as_fd(&self.socket))
+    }
+
     /// Receives datagrams; their source addresses are dropped (use
     /// [`UringUdpPort::rx_burst_from`] to keep them).
     fn rx_burst(&mut self, cache: &mut PoolCache, out: &mut Vec<Buf>, max: usize) -> usize {

@@ -122,6 +122,10 @@ const DEEP_NAP: Duration = Duration::from_millis(100);
 /// waits in pool buffers rather than being lost, as long as the pool has
 /// them to spare.
 const HOLD_FRAMES: usize = 4096;
+/// How long a worker holds SDUs for a flow whose application has not yet
+/// attached its receive ring (the first SDUs of an accepted flow can come
+/// before the application has taken it from irmd).
+const ATTACH_HOLD: Duration = Duration::from_secs(2);
 /// How often [`Dataplane::sync`] looks at the workers' acknowledgements.
 const SYNC_POLL: Duration = Duration::from_micros(20);
 /// How long [`Dataplane::counters`] waits for fresh port counters.
@@ -1089,7 +1093,15 @@ impl Worker {
             // The application's ring is full: hold its SDUs (and read no
             // port meanwhile) unless it has already been held for `HOLD`;
             // then drop, and drop at once until it has read half its ring.
-            if *stalled || give_up {
+            // An application that has not attached its end yet (just
+            // accepted, its flow still on the way) gets longer.
+            let attaching = ring.consumer_slot() == 0;
+            let gave_up = if attaching {
+                lanes.held_since.is_some_and(|t| t.elapsed() >= ATTACH_HOLD)
+            } else {
+                give_up
+            };
+            if *stalled || gave_up {
                 *stalled = true;
                 count_runs(&lane.origins, &self.pc, self.counters.stray(), |c, _, n| {
                     c.count_drop(DropReason::EndpointFull, n)

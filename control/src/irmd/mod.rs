@@ -1065,8 +1065,8 @@ impl Daemon {
                     rx: Arc::clone(&rings.tx),
                     tx: Arc::clone(&rings.rx),
                 };
-                self.ends.insert(flow, Ends::local(rings));
-                self.ends.insert(responder, Ends::local(swapped));
+                self.ends.insert(flow, Ends::rings(rings));
+                self.ends.insert(responder, Ends::rings(swapped));
             }
             Err(e) => {
                 tracing::info!(%flow, error = %e, "flow request refused");

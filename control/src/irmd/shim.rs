@@ -212,8 +212,9 @@ pub struct Ends {
 }
 
 impl Ends {
-    /// A local flow's end: rings only.
-    pub fn local(rings: FlowRings) -> Ends {
+    /// A flow's end before the dataplane holds anything of it (a local
+    /// flow's, for good): its rings only.
+    pub fn rings(rings: FlowRings) -> Ends {
         Ends {
             rings,
             kick: None,
@@ -448,14 +449,7 @@ impl<L: ShimLink> ShimTask<L> {
                 tracing::info!(ipcp = %self.ipcp, %flow, %peer, "flow request arrived");
                 self.core.arrived_as(eid, flow);
                 self.oap_replies.insert(flow, response);
-                ctx.ends.insert(
-                    flow,
-                    Ends {
-                        rings,
-                        kick: None,
-                        handle: None,
-                    },
-                );
+                ctx.ends.insert(flow, Ends::rings(rings));
             }
             Err(e) => {
                 tracing::info!(ipcp = %self.ipcp, %peer, error = %e, "flow request refused");
@@ -478,14 +472,7 @@ impl<L: ShimLink> ShimTask<L> {
         if requester {
             match FlowRings::create() {
                 Ok(rings) => {
-                    ctx.ends.insert(
-                        flow,
-                        Ends {
-                            rings,
-                            kick: None,
-                            handle: None,
-                        },
-                    );
+                    ctx.ends.insert(flow, Ends::rings(rings));
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot create flow rings");

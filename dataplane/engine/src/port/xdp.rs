@@ -24,6 +24,10 @@ pub enum XdpPortError {
     Socket(#[from] XskError),
 }
 
+/// A port posts at most this fraction of the pool's buffers to its fill
+/// ring (1/`MAX_FILL_SHARE`).
+const MAX_FILL_SHARE: usize = 4;
+
 /// One (interface, queue): steering program plus AF_XDP socket.
 #[derive(Debug)]
 pub struct XdpPort {
@@ -80,7 +84,19 @@ impl XdpPort {
             comp_ring: i.comp_size,
         };
         tracing::info!(ifname, queue, backend = %kind, "AF_XDP port open");
-        let fill_size = i.fill_size as usize;
+        // The kernel holds what is posted to the fill ring until frames
+        // arrive: at most a quarter of the pool, so that a small pool
+        // still has buffers for the applications' writes and the other
+        // ports (with every buffer posted, writers wait for ever).
+        let fill_size = (i.fill_size as usize).min(umem.pool().count() as usize / MAX_FILL_SHARE);
+        if fill_size < i.fill_size as usize {
+            tracing::info!(
+                ifname,
+                fill_size,
+                pool = umem.pool().count(),
+                "fill ring kept below its size: a quarter of the pool at most"
+            );
+        }
         let mac = mac.map(MacAddr);
         Ok(XdpPort {
             info: PortInfo {
@@ -151,8 +167,9 @@ impl Port for XdpPort {
     fn poll(&mut self, cache: &mut PoolCache) {
         if let Some(s) = self.sock.as_mut() {
             s.complete(cache);
-            // Keep the fill ring topped up; the socket caps at its room.
-            s.fill(cache, self.fill_size);
+            // Keep `fill_size` buffers with the kernel: on the fill ring
+            // or in its receive path, until they come back as frames.
+            s.fill(cache, self.fill_size.saturating_sub(s.fill_held()));
             s.wakeup_rx_if_needed();
         }
     }

@@ -360,3 +360,89 @@ sleep = "60s"
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert_gone(&instance, &pids, "none");
 }
+
+const SIGKILL: i32 = 9;
+
+/// The id of the XDP program attached to `dev` in namespace `netns`.
+fn xdp_program(netns: &str, dev: &str) -> Option<u32> {
+    let out = o7s_netns::ip(&["-n", netns, "-d", "link", "show", "dev", dev]).unwrap();
+    let at = out.find("prog/xdp id ")? + "prog/xdp id ".len();
+    out[at..].split_whitespace().next()?.parse().ok()
+}
+
+/// Whether a BPF program of this id is loaded anywhere on the host.
+fn program_loaded(id: u32) -> bool {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .any(|p| p.id() == id)
+}
+
+#[test]
+fn down_after_the_irmds_crashed_leaves_no_namespace_interface_or_xdp_program() {
+    if !require_root("down_after_the_irmds_crashed_leaves_no_namespace_interface_or_xdp_program") {
+        return;
+    }
+    let lab = LabFile::new(
+        "crashed",
+        r#"
+[systems.a]
+setup = ["irm ipcp bootstrap type eth-dix name dix.a layer eth dev ${link.ab.a.dev}"]
+[systems.b]
+setup = ["irm ipcp bootstrap type eth-dix name dix.b layer eth dev ${link.ab.b.dev}"]
+[[links]]
+name = "ab"
+ends.a = { dev = "o7t-crash-a" }
+ends.b = { dev = "o7t-crash-b" }
+"#,
+    );
+    let instance = format!("crashed-{}", std::process::id());
+    let up = o7s_lab()
+        .args(["up", "--instance", &instance])
+        .arg(&lab.path)
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let record = state::read(Path::new(state::STATE_DIR), &instance).unwrap();
+    let programs: Vec<u32> = record
+        .systems
+        .iter()
+        .zip(["o7t-crash-a", "o7t-crash-b"])
+        .map(|(s, dev)| xdp_program(&s.netns, dev).unwrap_or_else(|| panic!("irmd attached no XDP program to {dev}")))
+        .collect();
+    assert!(programs.iter().all(|&id| program_loaded(id)), "{programs:?}");
+
+    // The crash: every irmd killed, its XDP programs still attached and
+    // its AF_XDP sockets' buffers never returned.
+    let irmds: Vec<u32> = record.systems.iter().filter_map(|s| s.irmd_pid).collect();
+    assert_eq!(irmds.len(), 2);
+    for &pid in &irmds {
+        o7s_netns::signal(pid, SIGKILL);
+    }
+    let pids: Vec<u32> = record
+        .systems
+        .iter()
+        .flat_map(|s| network::netns_pids(&s.netns))
+        .chain(irmds)
+        .collect();
+
+    let down = o7s_lab()
+        .args(["down", "--instance", &instance])
+        .arg(&lab.path)
+        .output()
+        .unwrap();
+    assert!(
+        down.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&down.stdout),
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert_gone(&instance, &pids, "o7t-crash-a");
+    // The kernel frees a program once its last reference goes (the
+    // interface, with its namespace), after an RCU grace period.
+    assert!(
+        eventually(Duration::from_secs(5), || programs
+            .iter()
+            .all(|&id| !program_loaded(id))),
+        "XDP programs {programs:?} still loaded"
+    );
+}

@@ -333,6 +333,16 @@ fn two_systems_frames_parse(test: &str, shim: Shim) {
     };
     let a = start(&a_ns, "a", "ab0", "10.79.0.1", "10.79.0.2");
     let b = start(&b_ns, "b", "ba0", "10.79.0.2", "10.79.0.1");
+    if shim != Shim::Udp4 {
+        for irmd in [&a, &b] {
+            let log = irmd.log_text();
+            assert!(
+                log.lines()
+                    .any(|l| l.contains("eth port open") && l.contains("backend=AF_XDP")),
+                "the Ethernet shims run on AF_XDP with XDP steering:\n{log}"
+            );
+        }
+    }
     b.irm_ok(&["bind", "program", oping().to_str().expect("utf-8"), "name", "oping"]);
     b.irm_ok(&["name", "register", "oping", "layer", layer]);
     let _server = KillOnDrop::spawn(

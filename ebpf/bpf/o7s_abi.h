@@ -47,6 +47,13 @@ struct o7s_cfg {
  * addresses, save broadcasts to the shim's management EID 0 (name queries).
  */
 #define O7S_CFG_CHECK_DST 0x2
+/*
+ * The port's Ethernet shim is eth-llc: steer 802.3 frames with an 802.2 LLC
+ * header (a length, not an Ethertype, after the addresses) instead of
+ * cfg.ethertype's frames. The checks are the same; the broadcasts let
+ * through are those to the management SAP (0x80 on the wire, both SAPs).
+ */
+#define O7S_CFG_LLC 0x4
 
 /*
  * Capacity of the fast-path maps. The demux is an array indexed by the
@@ -88,7 +95,8 @@ struct o7s_nexthop {
 };
 
 /*
- * "matched" frames are the o7s ones (Ethertype or UDP port); they are handed
+ * "matched" frames are the o7s ones (Ethertype, 802.2 LLC with O7S_CFG_LLC,
+ * or UDP port); they are handed
  * to bpf_redirect_map(). Whether the redirect happened depends on an AF_XDP
  * socket being registered for the frame's rx queue: if none is, the helper
  * returns the fallback XDP_PASS and the frame is counted as NO_XSK_*. So
@@ -97,9 +105,9 @@ struct o7s_nexthop {
  * counted exactly once.
  */
 enum o7s_stat {
-	O7S_STAT_REDIRECTED_ETH = 0, /* o7s Ethertype, sent to an XSK */
+	O7S_STAT_REDIRECTED_ETH = 0, /* o7s Ethertype (or LLC), sent to an XSK */
 	O7S_STAT_REDIRECTED_UDP = 1, /* UDP to the o7s port, sent to an XSK */
-	O7S_STAT_NO_XSK_ETH = 2,     /* o7s Ethertype, no XSK on the queue: passed */
+	O7S_STAT_NO_XSK_ETH = 2,     /* o7s Ethertype (or LLC), no XSK on the queue: passed */
 	O7S_STAT_NO_XSK_UDP = 3,     /* o7s UDP, no XSK on the queue: passed */
 	O7S_STAT_PASSED = 4,         /* not o7s: passed to the kernel stack */
 	O7S_STAT_MALFORMED = 5,      /* headers truncated or invalid: passed */

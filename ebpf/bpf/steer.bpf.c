@@ -7,13 +7,17 @@
  *   frame --> Ethernet --+-- VLAN tag (802.1Q/802.1ad) ----------------> XDP_PASS (counted)
  *                        +-- Ethertype == cfg.ethertype --> checks ----> XSK (eth-dix shim)
  *                        |   (transit, when o7s_self != 0: rewritten --> o7s_tx[ifindex])
+ *                        +-- 802.2 LLC, with O7S_CFG_LLC ---> checks ----> XSK (eth-llc shim)
  *                        +-- IPv4 / IPv6 --> UDP dport == cfg.udp_port -> XSK (udp shim)
  *                        +-- anything else (ARP, ND, TCP...) ----------> XDP_PASS
  *
  * The checks drop and count what an o7s port must not take: frames longer
  * than cfg.max_frame (an XSK frame), and with O7S_CFG_CHECK_DST frames for
  * another MAC than cfg.mac (group addresses included, save broadcasts to the
- * shim's management EID 0, where name queries go). The fast path also drops
+ * shim's management EID 0 or SAP 1, where name queries go). With
+ * O7S_CFG_LLC the port serves eth-llc: its frames are the 802.2 ones (a
+ * length below 0x0600 where the Ethertype would be), and cfg.ethertype's
+ * are passed like any other. The fast path (eth-dix only) also drops
  * frames on an N-1 flow from another MAC than the flow's peer; what it does
  * not forward itself (TTL 0, 1 or above max_ttl, local delivery, ...) goes
  * to the XSK, where the worker judges and counts it.
@@ -164,6 +168,9 @@ static __always_inline int udp_dport(void *l3, void *data_end, __u16 proto)
 /* Ethertypes of the VLAN tags (if_ether.h names the first two). */
 #define O7S_ETH_P_QINQ 0x9100
 
+/* eth-llc (§3): the management SAP 1, bit-reversed on the wire. */
+#define O7S_LLC_MGMT_SAP_WIRE 0x80
+
 static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 {
 	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) |
@@ -175,7 +182,7 @@ static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
  * or -1 to take it. Frames too short for the shim header are taken: the
  * worker counts them.
  */
-static __always_inline int refused(void *data, void *data_end, const struct o7s_cfg *cfg)
+static __always_inline int refused(void *data, void *data_end, const struct o7s_cfg *cfg, int llc)
 {
 	__u8 *p = data;
 
@@ -187,9 +194,14 @@ static __always_inline int refused(void *data, void *data_end, const struct o7s_
 		return -1;
 	if (!(p[0] & 1))
 		return O7S_STAT_NOT_FOR_US;
-	/* A group address: only name queries are broadcast (EID 0). */
-	if ((p[0] & p[1] & p[2] & p[3] & p[4] & p[5]) == 0xff && p[14] == 0 && p[15] == 0)
-		return -1;
+	/* A group address: only name queries are broadcast (EID 0, or the
+	 * management SAP in both SAPs). */
+	if ((p[0] & p[1] & p[2] & p[3] & p[4] & p[5]) == 0xff) {
+		if (!llc && p[14] == 0 && p[15] == 0)
+			return -1;
+		if (llc && p[14] == O7S_LLC_MGMT_SAP_WIRE && p[15] == O7S_LLC_MGMT_SAP_WIRE)
+			return -1;
+	}
 	return O7S_STAT_MULTICAST_DST;
 }
 
@@ -307,9 +319,19 @@ int o7s_steer(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	if (eth->h_proto == bpf_htons(ethertype)) {
+	if ((flags & O7S_CFG_LLC) && bpf_ntohs(eth->h_proto) < ETH_P_802_3_MIN) {
+		int stat = cfg ? refused(data, data_end, cfg, 1) : -1;
+
+		if (stat >= 0) {
+			count(stat);
+			return XDP_DROP;
+		}
+		return steer(ctx, O7S_STAT_REDIRECTED_ETH, O7S_STAT_NO_XSK_ETH);
+	}
+
+	if (!(flags & O7S_CFG_LLC) && eth->h_proto == bpf_htons(ethertype)) {
 		const struct o7s_self *self = bpf_map_lookup_elem(&o7s_self, &zero);
-		int stat = cfg ? refused(data, data_end, cfg) : -1;
+		int stat = cfg ? refused(data, data_end, cfg, 0) : -1;
 
 		if (stat >= 0) {
 			count(stat);

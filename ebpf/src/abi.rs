@@ -41,6 +41,9 @@ pub(crate) type ConfigValue = [u8; 16];
 pub(crate) const CFG_NO_UDP: u32 = 0x1;
 /// `O7S_CFG_CHECK_DST`: drop o7s frames for other MACs than `mac`.
 pub(crate) const CFG_CHECK_DST: u32 = 0x2;
+/// `O7S_CFG_LLC`: the port serves eth-llc: steer 802.2 LLC frames instead
+/// of the Ethertype's.
+pub(crate) const CFG_LLC: u32 = 0x4;
 
 pub(crate) fn config_value(ethertype: u16, udp_port: u16, flags: u32, mac: [u8; 6], max_frame: u16) -> ConfigValue {
     let mut v = [0u8; 16];
@@ -246,6 +249,7 @@ mod tests {
         assert_eq!(size_of::<ConfigValue>(), 16);
         assert_eq!(c_constant("O7S_CFG_NO_UDP"), u64::from(CFG_NO_UDP));
         assert_eq!(c_constant("O7S_CFG_CHECK_DST"), u64::from(CFG_CHECK_DST));
+        assert_eq!(c_constant("O7S_CFG_LLC"), u64::from(CFG_LLC));
         let v = config_value(0xA000, 3435, CFG_NO_UDP | CFG_CHECK_DST, [1, 2, 3, 4, 5, 6], 1792);
         assert_eq!(u16::from_ne_bytes([v[0], v[1]]), 0xA000);
         assert_eq!(u16::from_ne_bytes([v[2], v[3]]), 3435);

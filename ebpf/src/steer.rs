@@ -56,6 +56,11 @@ pub struct SteeringConfig {
     /// ones are dropped and counted ([`SteeringStats::oversize`]). 0: no
     /// limit.
     pub max_frame: u16,
+    /// The port serves the eth-llc shim: 802.2 LLC frames (a length
+    /// where the Ethertype would be) are steered and checked instead of
+    /// `ethertype`'s, whose frames then go to the kernel like any other;
+    /// the broadcasts let through are those to the management SAP.
+    pub llc: bool,
     /// How to attach.
     pub mode: AttachMode,
 }
@@ -68,6 +73,7 @@ impl Default for SteeringConfig {
             steer_udp: true,
             mac: None,
             max_frame: 0,
+            llc: false,
             mode: AttachMode::Auto,
         }
     }
@@ -289,7 +295,8 @@ impl Steering {
         let mut cfg: Array<MapData, abi::ConfigValue> =
             Array::try_from(cfg).map_err(|e| EbpfError::map(abi::MAP_CONFIG, "open", e))?;
         let flags = if config.steer_udp { 0 } else { abi::CFG_NO_UDP }
-            | if config.mac.is_some() { abi::CFG_CHECK_DST } else { 0 };
+            | if config.mac.is_some() { abi::CFG_CHECK_DST } else { 0 }
+            | if config.llc { abi::CFG_LLC } else { 0 };
         cfg.set(
             0,
             abi::config_value(

@@ -381,6 +381,59 @@ fn o7s_frames_for_other_addresses_or_too_long_are_dropped_and_tagged_ones_passed
     );
 }
 
+#[test]
+fn with_llc_the_802_2_frames_are_steered_and_checked_and_the_ethertype_passed() {
+    if !common::privileged("with_llc_the_802_2_frames_are_steered_and_checked_and_the_ethertype_passed") {
+        return;
+    }
+    let pair = VethPair::new();
+    let mac_a: [u8; 6] = pair
+        .a
+        .mac(VethPair::DEV_A)
+        .expect("MAC of o7s-a")
+        .split(':')
+        .map(|x| u8::from_str_radix(x, 16).expect("hex"))
+        .collect::<Vec<u8>>()
+        .try_into()
+        .expect("6 octets");
+    let steering = steer(
+        &pair,
+        SteeringConfig {
+            mac: Some(mac_a),
+            llc: true,
+            ..config(AttachMode::Auto)
+        },
+    );
+    let before = stats(&steering);
+    // 802.3 length, then DSAP, SSAP (bit-reversed: SAP 1 is 0x80) and UI.
+    let llc = |dst: [u8; 6], dsap: u8, ssap: u8| {
+        let mut f = common::ethernet_frame_to(dst, 7, &[dsap, ssap, 0x03, b'o', b'7', b's', b'!']);
+        f.truncate(60);
+        f
+    };
+    send_raw(
+        &pair,
+        &[
+            llc(mac_a, 0x40, 0x20),
+            llc(mac_a, 0x80, 0x80),
+            llc([0xff; 6], 0x80, 0x80),
+            llc([0xff; 6], 0x40, 0x20),
+            llc([0x02, 0, 0, 0, 0x77, 0x09], 0x40, 0x20),
+            common::ethernet_frame_to(mac_a, DEFAULT_ETHERTYPE, &[0, 7, 0, 4, b'o', b'7', b's', b'!']),
+        ],
+    );
+    let after = stats_when(&steering, "6 frames", |s| s.total() >= before.total() + 6);
+    let delta = |f: fn(&SteeringStats) -> u64| f(&after) - f(&before);
+    assert_eq!(
+        delta(|s| s.no_xsk_eth),
+        3,
+        "data and management for a, and a name query: {after:?}"
+    );
+    assert_eq!(delta(|s| s.multicast_dst), 1, "a data broadcast: {after:?}");
+    assert_eq!(delta(|s| s.not_for_us), 1, "{after:?}");
+    assert!(delta(|s| s.passed) >= 1, "eth-dix is not this port's: {after:?}");
+}
+
 /// An IPv4 + UDP packet (checksums left zero: the program does not read
 /// them) from 10.77.0.2 to 10.77.0.1 with `options` after the fixed header
 /// and the given fragment field.

@@ -8,7 +8,8 @@
 //!           dp.add_shim_port(worker, id, &ShimPortSpec)  open ─► AddPort ─► PortInfo (MAC, MTU, backend)
 //!             EthDix { dev, ethertype }  AF_XDP + XDP steering (AF_PACKET if XDP cannot attach
 //!                                        or the socket cannot bind: logged with the reason)
-//!             EthLlc { dev }             AF_PACKET bound to 802.2 LLC frames
+//!             EthLlc { dev }             the same, steering 802.2 LLC frames (AF_PACKET
+//!                                        bound to them as the fallback)
 //!             Udp { bind }               io_uring UDP socket
 //!           dp.remove_port(worker, id)
 //!  router:  start_router(&RouterConfig)                  every port of the file, one worker
@@ -101,13 +102,32 @@ impl Opened {
     }
 }
 
-/// Opens an eth-dix port for `ethertype` on `ifname` (in the calling
+/// The frames of an Ethernet shim port.
+#[derive(Debug, Clone, Copy)]
+enum EthFrames {
+    /// eth-dix, of this Ethertype.
+    Dix(u16),
+    /// eth-llc: 802.2 LLC frames.
+    Llc,
+}
+
+impl EthFrames {
+    /// The protocol an AF_PACKET socket binds to for them.
+    fn packet_protocol(self) -> u16 {
+        match self {
+            EthFrames::Dix(ethertype) => ethertype,
+            EthFrames::Llc => LLC_FRAMES,
+        }
+    }
+}
+
+/// Opens an Ethernet shim port for `frames` on `ifname` (in the calling
 /// thread's namespace) with `backend`: AF_XDP on queue `queue` over the
 /// dataplane's UMEM (made from `pool` when no port has yet), AF_PACKET, or
 /// AF_XDP and AF_PACKET if that fails.
-fn open_eth_dix(
+fn open_eth(
     ifname: &str,
-    ethertype: u16,
+    frames: EthFrames,
     backend: Backend,
     xdp_mode: XdpMode,
     queue: u32,
@@ -132,9 +152,13 @@ fn open_eth_dix(
         // backend): leave it to the kernel.
         // The port sets the MAC and frame length it takes.
         let steer = SteeringConfig {
-            ethertype,
+            ethertype: match frames {
+                EthFrames::Dix(ethertype) => ethertype,
+                EthFrames::Llc => SteeringConfig::default().ethertype,
+            },
             udp_port: UDP_SHIM_PORT,
             steer_udp: false,
+            llc: matches!(frames, EthFrames::Llc),
             mode: attach_mode(xdp_mode),
             ..SteeringConfig::default()
         };
@@ -144,7 +168,8 @@ fn open_eth_dix(
         })?;
         Ok(Opened::Xdp(Box::new(port)))
     };
-    let packet = || -> Result<Opened, BackendError> { open_packet(ifname, ethertype).map(Opened::Other) };
+    let packet =
+        || -> Result<Opened, BackendError> { open_packet(ifname, frames.packet_protocol()).map(Opened::Other) };
     match backend {
         Backend::AfXdp => xdp(umem),
         Backend::AfPacket => packet(),
@@ -200,7 +225,15 @@ fn open_port(p: &PortConfig, cfg: &RouterConfig, umem: &mut Option<Umem>, pool: 
                 })?;
             open_udp(&p.name, bind, pool).map(Opened::Other)
         }
-        backend => open_eth_dix(&p.name, cfg.ethertype, backend, p.xdp_mode, p.queue, umem, pool),
+        backend => open_eth(
+            &p.name,
+            EthFrames::Dix(cfg.ethertype),
+            backend,
+            p.xdp_mode,
+            p.queue,
+            umem,
+            pool,
+        ),
     }
 }
 
@@ -263,10 +296,10 @@ impl Dataplane {
     /// as port `id`; returns what it is (interface MAC, MTU, the backend in
     /// use). eth-dix runs on AF_XDP with the XDP steering program for its
     /// Ethertype, and falls back to AF_PACKET (logged, with the reason)
-    /// when XDP cannot attach or the socket cannot bind; eth-llc runs on
-    /// AF_PACKET bound to 802.2 LLC frames (the steering program matches
-    /// Ethertypes); UDP on io_uring. Every AF_XDP port shares the
-    /// dataplane's one UMEM.
+    /// when XDP cannot attach or the socket cannot bind; eth-llc the same,
+    /// its steering program matching 802.2 LLC frames (an interface has
+    /// one XDP program: a second Ethernet shim on it runs on AF_PACKET);
+    /// UDP on io_uring. Every AF_XDP port shares the dataplane's one UMEM.
     pub fn add_shim_port(&self, worker: usize, id: PortId, spec: &ShimPortSpec) -> Result<PortInfo, BackendError> {
         let pool = self.pool().ok_or(BackendError::NoWorker)?;
         if worker >= self.workers() {
@@ -275,9 +308,21 @@ impl Dataplane {
         let port = match spec {
             ShimPortSpec::EthDix { dev, ethertype } => {
                 let mut umem = self.umem.lock().unwrap_or_else(|e| e.into_inner());
-                open_eth_dix(dev, *ethertype, Backend::Auto, XdpMode::Auto, 0, &mut umem, pool)?.boxed()
+                open_eth(
+                    dev,
+                    EthFrames::Dix(*ethertype),
+                    Backend::Auto,
+                    XdpMode::Auto,
+                    0,
+                    &mut umem,
+                    pool,
+                )?
+                .boxed()
             }
-            ShimPortSpec::EthLlc { dev } => open_packet(dev, LLC_FRAMES)?,
+            ShimPortSpec::EthLlc { dev } => {
+                let mut umem = self.umem.lock().unwrap_or_else(|e| e.into_inner());
+                open_eth(dev, EthFrames::Llc, Backend::Auto, XdpMode::Auto, 0, &mut umem, pool)?.boxed()
+            }
             ShimPortSpec::Udp { bind } => open_udp(&format!("udp:{bind}"), *bind, pool)?,
         };
         let info = port.info().clone();

@@ -44,7 +44,8 @@ impl XdpPort {
     /// Attaches steering to `ifname` (in this thread's namespace) and binds
     /// a socket on `queue` over `umem`. Frames for other MAC addresses than
     /// the interface's are refused (see [`PortInfo::mac`]). The port
-    /// carries eth-dix frames of `steer.ethertype`; `mtu` is the
+    /// carries eth-dix frames of `steer.ethertype`, or eth-llc frames with
+    /// `steer.llc`; `mtu` is the
     /// interface's (the port's is that, or less if a UMEM chunk holds
     /// less).
     pub fn open(
@@ -102,11 +103,21 @@ impl XdpPort {
             info: PortInfo {
                 name: ifname.into(),
                 kind,
-                mtu: mtu.min((i.max_frame() as usize).saturating_sub(eth::HEADER_LEN)),
+                mtu: mtu
+                    .min(if steer.llc {
+                        crate::port::packet::LLC_MAX_MTU
+                    } else {
+                        usize::MAX
+                    })
+                    .min((i.max_frame() as usize).saturating_sub(eth::HEADER_LEN)),
                 mac,
-                shim: Shim::EthDix {
-                    mac,
-                    ethertype: steer.ethertype,
+                shim: if steer.llc {
+                    Shim::EthLlc { mac }
+                } else {
+                    Shim::EthDix {
+                        mac,
+                        ethertype: steer.ethertype,
+                    }
                 },
             },
             queue,

@@ -12,7 +12,7 @@
 //!
 //! | policy | next hops of destination d |
 //! |---|---|
-//! | simple | the lowest-address neighbour on a shortest path |
+//! | link_state | the lowest-address neighbour on a shortest path |
 //! | lfa | that primary, then each other neighbour n with dist(n, d) < dist(n, own) + dist(own, d) |
 //! | ecmp | every neighbour n with dist(n, d) + 1 = dist(own, d), in address order |
 //!
@@ -21,54 +21,12 @@
 //! few links each, a search is a few microseconds.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
-use std::str::FromStr;
 
 /// A member's address in the layer.
 pub type Addr = u64;
 
-/// How next hops are chosen (the `routing` bootstrap option).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Policy {
-    /// One next hop per destination.
-    #[default]
-    Simple,
-    /// The primary and its loop-free alternates, swapped in when the
-    /// primary's flow goes down.
-    Lfa,
-    /// Every equal-cost next hop.
-    Ecmp,
-}
-
-impl Policy {
-    /// The word the C prototype's `irm` takes for it.
-    pub const fn keyword(self) -> &'static str {
-        match self {
-            Policy::Simple => "link_state",
-            Policy::Lfa => "lfa",
-            Policy::Ecmp => "ecmp",
-        }
-    }
-}
-
-impl fmt::Display for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.keyword())
-    }
-}
-
-impl FromStr for Policy {
-    type Err = String;
-
-    fn from_str(word: &str) -> Result<Policy, String> {
-        match word {
-            "link_state" | "link-state" | "simple" => Ok(Policy::Simple),
-            "lfa" => Ok(Policy::Lfa),
-            "ecmp" => Ok(Policy::Ecmp),
-            _ => Err(format!("routing policy {word:?} is not one of link_state, lfa, ecmp")),
-        }
-    }
-}
+/// How next hops are chosen: the `routing` bootstrap option.
+pub use crate::ipcp_config::RoutingPolicy as Policy;
 
 /// Hops from a member to each other, by dense index; `UNREACHED` where
 /// there is no path.
@@ -193,7 +151,7 @@ impl Graph {
         let nbs = self.adjacent(me);
         // Hops from each neighbour, for the alternates and equal costs.
         let from_nb: Vec<Vec<u32>> = match policy {
-            Policy::Simple => Vec::new(),
+            Policy::LinkState => Vec::new(),
             Policy::Lfa | Policy::Ecmp => nbs
                 .iter()
                 .map(|&nb| {
@@ -210,7 +168,7 @@ impl Graph {
             }
             let primary = first[d as usize];
             let hops: Vec<Addr> = match policy {
-                Policy::Simple => vec![self.addrs[primary as usize]],
+                Policy::LinkState => vec![self.addrs[primary as usize]],
                 Policy::Lfa => std::iter::once(primary)
                     .chain(
                         nbs.iter()
@@ -240,7 +198,7 @@ pub struct Routes {
     pub own: Addr,
     /// The policy that chose them.
     pub policy: Policy,
-    /// Destination → next hops, never empty: the one next hop (simple),
+    /// Destination → next hops, never empty: the one next hop (link_state),
     /// the primary then its alternates (lfa), the equal-cost next hops in
     /// address order (ecmp).
     pub table: BTreeMap<Addr, Vec<Addr>>,

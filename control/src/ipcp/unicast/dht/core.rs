@@ -26,6 +26,7 @@ use o7s_wire::proto::{self, dht as pb};
 
 use super::table::{Contact, Table, distance};
 use crate::ipcp::unicast::lsr::Addr;
+use crate::ipcp_config::DhtParams;
 
 /// Message codes (`dht_msg.code`).
 pub mod code {
@@ -60,16 +61,26 @@ pub struct DhtConfig {
     pub hash_len: usize,
 }
 
-impl Default for DhtConfig {
-    fn default() -> Self {
+impl DhtConfig {
+    /// The directory of a layer configured with `params`, whose name
+    /// hashes are `hash_len` octets.
+    pub fn new(params: &DhtParams, hash_len: usize) -> DhtConfig {
+        let secs = |s: u32| Duration::from_secs(u64::from(s));
         DhtConfig {
-            alpha: 3,
-            k: 8,
-            t_expire: Duration::from_secs(86400),
-            t_refresh: Duration::from_secs(900),
-            t_replicate: Duration::from_secs(900),
-            hash_len: 32,
+            alpha: params.alpha as usize,
+            k: params.k as usize,
+            t_expire: secs(params.t_expire),
+            t_refresh: secs(params.t_refresh),
+            t_replicate: secs(params.t_replicate),
+            hash_len,
         }
+    }
+}
+
+impl Default for DhtConfig {
+    /// The C prototype's defaults, SHA3-256 hashes.
+    fn default() -> Self {
+        DhtConfig::new(&DhtParams::default(), 32)
     }
 }
 

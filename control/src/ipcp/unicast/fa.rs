@@ -195,7 +195,17 @@ impl FaCore {
             s_addr: 0,
             r_eid: 0,
             s_eid: 0,
-            qos: QosSpec::default(),
+            // Zeros, as the C sender writes the QoS of a reply or update.
+            qos: QosSpec {
+                delay: 0,
+                bandwidth: 0,
+                availability: 0,
+                loss: 0,
+                ber: 0,
+                in_order: 0,
+                max_gap: 0,
+                timeout: 0,
+            },
             response: 0,
             ece: 0,
             hash: &[],

@@ -6,7 +6,8 @@
 //!  query(hash) ─────► values held here, else a FIND_VALUE lookup; Resolved
 //!  receive(msg) ────► validated (else counted); src becomes a contact;
 //!                     STORE kept until exp; requests answered with the k closest
-//!                     contacts (and up to 8 values); responses feed their lookup
+//!                     contacts, the asker included (and up to 8 values);
+//!                     responses feed their lookup
 //!  lookup: α requests to the closest contacts not yet asked, one cookie each;
 //!          each response adds its contacts and asks the closest unasked again,
 //!          α in flight at most, until values come (FIND_VALUE) or nobody is left
@@ -234,6 +235,14 @@ impl Dht {
             next_replicate: now + config.t_replicate,
             next_refresh: now + config.t_refresh,
         }
+    }
+
+    /// The same directory under node id `id`, before it starts: a member
+    /// that keeps its id, or a test that plays a member it captured.
+    pub fn with_id(mut self, id: Vec<u8>) -> Dht {
+        self.table = Table::new(id.clone(), self.config.k);
+        self.id = id;
+        self
     }
 
     pub fn id(&self) -> &[u8] {
@@ -596,12 +605,11 @@ impl Dht {
     }
 
     fn answer(&mut self, to: Addr, code: u32, find: pb::DhtFindReqMsg) {
+        // The asker may be among them (as in C); the own id never is.
         let contacts = self
             .table
-            .closest(&find.key, self.config.k + 1)
+            .closest(&find.key, self.config.k)
             .into_iter()
-            .filter(|c| c.addr != to)
-            .take(self.config.k)
             .map(|c: Contact| pb::DhtContactMsg { id: c.id, addr: c.addr })
             .collect();
         let values: Vec<Vec<u8>> = self

@@ -63,3 +63,100 @@ proptest! {
         let _ = IrmdConfig::parse(&text);
     }
 }
+
+/// Octets that are often close to a real message of a unicast layer's
+/// components: mutations of valid ones, and arbitrary ones.
+fn near(valid: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        (proptest::sample::select(valid), any::<(usize, u8)>(), 0..64usize).prop_map(|(mut m, (at, b), cut)| {
+            if !m.is_empty() {
+                let i = at % m.len();
+                m[i] ^= b;
+                m.truncate(m.len().saturating_sub(cut % 8));
+            }
+            m
+        }),
+        proptest::collection::vec(any::<u8>(), 0..256),
+    ]
+}
+
+mod unicast {
+    use std::time::Instant;
+
+    use o7s_control::ipcp::unicast::cacep::{self, Component};
+    use o7s_control::ipcp::unicast::dht::{Dht, DhtConfig};
+    use o7s_control::ipcp::unicast::enroll::{self, Enrollee, LayerConfig};
+    use o7s_control::ipcp::unicast::fa::FaCore;
+    use o7s_control::ipcp::unicast::lsr::{Lsdb, LsrTimers};
+    use o7s_control::ipcp_config::{IpcpType, UnicastConfig};
+    use o7s_control::irm::FlowId;
+    use o7s_wire::hash::{HashAlgo, hash_name};
+    use o7s_wire::qos::QosSpec;
+    use proptest::prelude::*;
+
+    use super::near;
+
+    fn layer() -> LayerConfig {
+        LayerConfig {
+            name: "uni".into(),
+            ipcp_type: IpcpType::Unicast,
+            hash: HashAlgo::Sha3_256,
+            unicast: Some(UnicastConfig::default()),
+            peer: 0,
+        }
+    }
+
+    fn valid() -> Vec<Vec<u8>> {
+        let t = Instant::now();
+        let (enrollee, req) = Enrollee::new([1; 8], IpcpType::Unicast);
+        let (resp, _) = enroll::answer(&req, &layer(), 5, 0).expect("answer");
+        let mut fa = FaCore::new(1, 32, 1);
+        fa.alloc(
+            t,
+            FlowId(1),
+            2,
+            &hash_name(HashAlgo::Sha3_256, "x"),
+            QosSpec::RAW,
+            b"oap",
+        );
+        let mut out = vec![
+            req,
+            resp,
+            enrollee.ack(),
+            cacep::request(Component::Management, 7),
+            vec![0; 24],
+        ];
+        while let Some(e) = fa.poll_event() {
+            if let o7s_control::ipcp::unicast::fa::FaEvent::Send { msg, .. } = e {
+                out.push(msg);
+            }
+        }
+        let mut dht = Dht::new(DhtConfig::default(), 1, 2, t, 1_800_000_000, 1);
+        dht.start(t);
+        while let Some(e) = dht.poll_event() {
+            if let o7s_control::ipcp::unicast::dht::DhtEvent::Send { msg, .. } = e {
+                out.push(msg);
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn unicast_components_refuse_whatever_a_neighbour_sends_without_a_panic(msg in near(valid())) {
+            let t = Instant::now();
+            let _ = cacep::accept(&msg, &[Component::DataTransfer, Component::Management, Component::Enrollment], 1);
+            let _ = cacep::check_answer(Component::Management, &msg);
+            let _ = enroll::answer(&msg, &layer(), 1, 0);
+            let _ = Enrollee::new([1; 8], IpcpType::Unicast).0.response(&msg, 0);
+            let _ = enroll::check_ack(&msg, &[1; 8]);
+            let mut db = Lsdb::new(t, 1, LsrTimers::default());
+            db.mgmt_up(3);
+            let _ = db.receive_sdu(t, 3, &msg);
+            let mut dht = Dht::new(DhtConfig::default(), 2, 1, t, 1_800_000_000, 2);
+            let _ = dht.receive(t, &msg);
+            let mut fa = FaCore::new(2, 32, 2);
+            let _ = fa.receive(t, &msg);
+        }
+    }
+}

@@ -5,6 +5,8 @@
 //! |---|---|
 //! | `mem` | packets streamed from one process to another through the shared pool and a ring |
 //! | `fwd` | packets forwarded per second and one-way latency through a router in a namespace: ours, Linux, XDP_REDIRECT |
+//! | `lsr` | link-state routing of 10 to 1000 members in virtual time: convergence, SPF + LFA time, LFA coverage |
+//! | `dht` | the directory DHT of 10 to 1000 members in virtual time: names found, lookup hops |
 //! | `rtt` | oping's round-trip time over the local layer beside a UDP ping-pong over loopback |
 //!
 //! Micro-benchmarks of single operations are criterion benches
@@ -14,7 +16,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod dht;
 mod fwd;
+mod lsr;
 mod mem;
 mod rtt;
 
@@ -50,6 +54,17 @@ enum What {
     /// over loopback, ping-pong and flood, in one run. Builds irmd, irm
     /// and oping if needed.
     Rtt(rtt::Args),
+    /// Link-state routing of a layer in virtual time: members joined by a
+    /// ring and random chords flood their adjacencies until every database
+    /// holds them all; then SPF + LFA of one member (real time, one core),
+    /// every member's routes walked for loops, and the share of
+    /// destinations an LFA protects. Fails on a loop.
+    Lsr(lsr::Args),
+    /// The directory DHT of a layer in virtual time: members join one by
+    /// one, each registers a name, then random members look random names
+    /// up; names found and lookup hops against log2(n) + 2. Fails when a
+    /// name is not found or a lookup takes more hops.
+    Dht(dht::Args),
     /// The echo side of `rtt`'s UDP measurement (started by `rtt` itself).
     #[command(hide = true)]
     UdpEcho(rtt::EchoArgs),
@@ -66,6 +81,8 @@ fn main() -> ExitCode {
         What::MemSink(args) => mem::sink(&args),
         What::Fwd(args) => fwd::run(&args),
         What::Rtt(args) => rtt::run(&args),
+        What::Lsr(args) => lsr::run(&args),
+        What::Dht(args) => dht::run(&args),
         What::UdpEcho(args) => rtt::echo(&args),
     };
     match result {

@@ -11,6 +11,7 @@
 //! | [`config`] | standalone mode: a static router from a TOML file |
 //! | [`port`] | the I/O backend trait and its backends (AF_XDP, io_uring UDP, AF_PACKET, local) |
 //! | [`forward`] | the per-packet decision, sans IO |
+//! | [`mbecn`] | mb-ECN congestion avoidance at a flow's ends, sans IO |
 //! | [`counters`] | per-worker counters, and what the ports, XDP programs and kernel counted beneath the workers: every frame accounted for |
 //! | [`worker`] | pinned worker loops and the [`Dataplane`] handle that programs them and waits for their acknowledgement ([`Dataplane::sync`]) |
 
@@ -18,6 +19,7 @@ pub mod backend;
 pub mod config;
 pub mod counters;
 pub mod forward;
+pub mod mbecn;
 pub mod port;
 mod sys;
 pub mod worker;

@@ -428,7 +428,7 @@ fn udp4_datagrams_of_two_o7s_systems_on_the_link_parse_as_protocol_md_has_them()
 /// on the other end of its link that sends and receives raw frames.
 struct DixRig {
     irmd: Irmd,
-    _server: KillOnDrop,
+    server: KillOnDrop,
     sock: PacketSocket,
     o7s_mac: MacAddr,
     peer_mac: MacAddr,
@@ -521,7 +521,7 @@ impl DixRig {
         let peer_mac = peer_ns.mac("peer0").expect("mac").parse().expect("MAC");
         let rig = DixRig {
             irmd,
-            _server: server,
+            server,
             sock,
             o7s_mac,
             peer_mac,
@@ -653,9 +653,29 @@ fn a_c_node_on_the_link_is_answered_as_its_c_peer_answered_and_its_pings_echoed(
         hash_name(HashAlgo::Sha3_256, "oping").as_ref(),
         "C asked for oping"
     );
+    let kicks_before = eventfds(rig.server.0.id());
     let flow = rig.allocate_as_c(&c);
     rig.ping(&c, flow, 100);
     assert_eq!(counter(&rig.irmd, "dix", "delivered"), 100);
+    // The accepting server got the worker's eventfd with its flow: its
+    // replies wake the worker instead of waiting for it to wake by itself.
+    assert_eq!(
+        eventfds(rig.server.0.id()),
+        kicks_before + 1,
+        "the worker's kick came with the flow"
+    );
+}
+
+/// The eventfds process `pid` holds.
+fn eventfds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .filter(|l| l.to_string_lossy() == "anon_inode:[eventfd]")
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 #[test]

@@ -303,6 +303,13 @@ impl Plane {
         self.punts.disarm_kick();
     }
 
+    /// The fd an application kicks the worker through, for a flow end
+    /// handed out before its flow is attached (the accepting side: the
+    /// IRM answers the accept before the shim's reply brings the flow up).
+    pub fn worker_kick(&self) -> std::io::Result<OwnedFd> {
+        self.dp.kick_fd(WORKER)
+    }
+
     /// Makes `rings` the flow with EID `eid` on `port` to `peer`: frames
     /// from the peer with that EID go to `rings.rx`, what the application
     /// writes to `rings.tx` leaves framed with `encap`. Returns once the

@@ -449,7 +449,12 @@ impl<L: ShimLink> ShimTask<L> {
                 tracing::info!(ipcp = %self.ipcp, %flow, %peer, "flow request arrived");
                 self.core.arrived_as(eid, flow);
                 self.oap_replies.insert(flow, response);
-                ctx.ends.insert(flow, Ends::rings(rings));
+                // The accepting process gets its ends before the flow is
+                // attached: with the worker's kick among them, or its
+                // writes would wait for the worker to wake by itself.
+                let mut ends = Ends::rings(rings);
+                ends.kick = ctx.plane.worker_kick().ok();
+                ctx.ends.insert(flow, ends);
             }
             Err(e) => {
                 tracing::info!(ipcp = %self.ipcp, %peer, error = %e, "flow request refused");

@@ -7,7 +7,7 @@
 //! | `fwd` | packets forwarded per second and one-way latency through a router in a namespace: ours, Linux, XDP_REDIRECT |
 //! | `lsr` | link-state routing of 10 to 1000 members in virtual time: convergence, SPF + LFA time, LFA coverage |
 //! | `dht` | the directory DHT of 10 to 1000 members in virtual time: names found, lookup hops |
-//! | `rtt` | oping's round-trip time over the local layer beside a UDP ping-pong over loopback |
+//! | `rtt` | oping's round-trip time over the local layer and between two lab systems (eth-dix, udp4) beside kernel UDP over the same path; ping-pong, paced, flood |
 //!
 //! Micro-benchmarks of single operations are criterion benches
 //! (`cargo bench -p o7s-bench`).
@@ -49,10 +49,16 @@ enum What {
     /// topology; packets/s at each frame size, one-way latency, CPU per
     /// core. Needs root; exits with 2 when something it needs is missing.
     Fwd(fwd::Args),
-    /// Round-trip time between two processes: oping over the local layer
-    /// (irmd, the application library, shared rings), then a UDP ping-pong
-    /// over loopback, ping-pong and flood, in one run. Builds irmd, irm
-    /// and oping if needed.
+    /// Round-trip time, oping's against kernel UDP over the same path, in
+    /// one run: oping over the local layer and UDP over loopback; then, on
+    /// a lab pair of two systems (network namespaces, each with its own
+    /// irmd, joined by one veth: bench/labs/rtt-pair.toml), UDP over the
+    /// veth and oping over a udp4 and an eth-dix layer. Each ping-pong (one
+    /// message in flight: oping -f), paced (one every --paced-interval-ms,
+    /// as users run oping: -i 1ms) and flood (oping -i 0). Builds irmd, irm
+    /// and oping if needed; the pair needs root (exit 2 without it: use
+    /// --only local,loopback). The lab is torn down at the end, on an
+    /// error and on Ctrl-C.
     Rtt(rtt::Args),
     /// Link-state routing of a layer in virtual time: members joined by a
     /// ring and random chords flood their adjacencies until every database

@@ -1,58 +1,239 @@
-//! `o7s-bench rtt`: round-trip time of oping over the local layer (irmd,
-//! the application library and the shared rings, between two processes)
-//! beside a UDP ping-pong over loopback between two processes, in the same
-//! run and with the same message size and count.
+//! `o7s-bench rtt`: round-trip time of oping over o7s layers beside a
+//! kernel UDP ping-pong over the same path, in one run, with the same
+//! message size and count.
 //!
 //! ```text
-//!  oping client ──flow_write──► ring ──► oping -l ──► ring ──► oping client     (local layer)
-//!  this process ──sendto──► 127.0.0.1 ──► udp-echo process ──► this process      (kernel UDP)
+//!  one process:  oping ──ring──► oping -l ──ring──► oping                        o7s local layer
+//!                this process ──► 127.0.0.1 ──► udp-echo ──► this process        UDP over loopback
+//!
+//!  lab rtt-pair (bench/labs/rtt-pair.toml): two systems, each a namespace with its own irmd
+//!     a 10.79.0.1 ════════ veth ab ════════ 10.79.0.2 b
+//!     oping ─► a's worker ─eth-dix─► b's worker ─► oping -l (oping.eth)         o7s eth-dix
+//!     oping ─► a's worker ──udp4───► b's worker ─► oping -l (oping.udp)         o7s udp4
+//!     this process (socket in a) ──kernel UDP──► udp-echo in b                  UDP over veth
 //! ```
 //!
-//! Two patterns each: ping-pong (one message in flight: oping `-f`) and
-//! flood (send as fast as possible while replies come back: oping `-i 0`;
-//! UDP keeps at most 256 in flight, as loopback drops what overflows the
-//! echo's socket queue; a flow's ring holds 1024).
-//! The oping figures are the percentiles oping itself prints.
+//! | pattern | oping | UDP pinger | count |
+//! |---|---|---|---|
+//! | ping-pong | `-f`: the next request when the reply came | send, wait for the reply, repeat | `--count` |
+//! | paced | `-i 1ms`: one request a millisecond, as users run it | the same, sleeping until each one's time | `--paced-count` |
+//! | flood | `-i 0`: as fast as the flow takes them | as fast as possible, at most 256 in flight | `--count` |
+//!
+//! The UDP flood keeps at most 256 in flight because the kernel drops what
+//! overflows the echo's socket queue; a flow's ring holds 1024. The oping
+//! figures are the percentiles oping itself prints (milliseconds with three
+//! decimals: whole µs). The pair's kernel UDP runs on the bare veth, before
+//! the eth-dix shim attaches its XDP program to it.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`local`] | an irmd with the local layer and an oping server, in a runtime directory of its own |
+//! | [`pair`] | the lab pair: up, the eth-dix layer, the oping server and the UDP echo in b |
+//! | [`oping`] | one oping client run, read from its summary |
+//! | [`udp`] | the UDP echo and the three patterns over a connected socket |
+
+mod local;
+mod oping;
+mod pair;
+mod udp;
 
 use std::error::Error;
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use hdrhistogram::Histogram;
-use o7s_netns::{KillOnDrop, workspace_bin};
-
-use crate::fwd::Unprepared;
+pub use udp::{EchoArgs, echo};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Messages per measurement.
+    /// Messages per ping-pong and per flood measurement.
     #[arg(long, default_value_t = 100_000)]
     count: u32,
+    /// Messages per paced measurement (one every --paced-interval-ms).
+    #[arg(long, default_value_t = 2000)]
+    paced_count: u32,
+    /// Milliseconds between two paced messages (oping's -i takes whole
+    /// milliseconds).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    paced_interval_ms: u32,
     /// Message size in octets (64..=1500, as oping's -s).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(64..=1500))]
     size: u16,
+    /// The transports to measure, comma-separated: local (oping over the
+    /// local layer), loopback (kernel UDP over 127.0.0.1), eth-dix and udp4
+    /// (oping between the lab's two systems over that layer), veth (kernel
+    /// UDP between the two systems). eth-dix, udp4 and veth bring the lab
+    /// pair up, which needs root.
+    #[arg(long, value_delimiter = ',', default_values_t = Transport::ALL)]
+    only: Vec<Transport>,
+    /// The patterns to measure, comma-separated: ping-pong, paced, flood.
+    #[arg(long, value_delimiter = ',', default_values_t = Pattern::ALL)]
+    patterns: Vec<Pattern>,
+    /// Longest one measurement may take, in seconds: a run still going
+    /// then stops (oping with SIGINT) and reports what it received.
+    #[arg(long, default_value_t = 30)]
+    time_limit: u64,
+    /// How long the workers of the irmds this benchmark starts poll
+    /// without traffic before they sleep, as irmd's --spin (a duration such
+    /// as 50us or 5ms, or busy) [default: irmd's own].
+    #[arg(long, value_name = "DURATION|busy")]
+    spin: Option<String>,
 }
 
-#[derive(clap::Args)]
-pub struct EchoArgs {
-    /// Where the benchmark waits for the echo's port number.
-    #[arg(long)]
-    report: PathBuf,
+/// What carries the messages: a row's first column and its JSON key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    /// oping over the local layer.
+    Local,
+    /// Kernel UDP over 127.0.0.1.
+    Loopback,
+    /// oping across the lab pair over an eth-dix layer.
+    EthDix,
+    /// oping across the lab pair over a udp4 layer.
+    Udp4,
+    /// Kernel UDP across the lab pair's veth.
+    Veth,
 }
 
-/// One measured pattern.
+impl Transport {
+    /// In the order they are measured.
+    const ALL: [Transport; 5] = [
+        Transport::Local,
+        Transport::Loopback,
+        Transport::Veth,
+        Transport::Udp4,
+        Transport::EthDix,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Transport::Local => "o7s local layer (oping)",
+            Transport::Loopback => "UDP over loopback",
+            Transport::EthDix => "o7s eth-dix (oping)",
+            Transport::Udp4 => "o7s udp4 (oping)",
+            Transport::Veth => "UDP over veth",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Transport::Local => "oping_local",
+            Transport::Loopback => "udp_loopback",
+            Transport::EthDix => "oping_ethdix",
+            Transport::Udp4 => "oping_udp4",
+            Transport::Veth => "udp_veth",
+        }
+    }
+
+    /// Runs between the lab's two systems.
+    fn on_pair(self) -> bool {
+        matches!(self, Transport::EthDix | Transport::Udp4 | Transport::Veth)
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use clap::ValueEnum;
+        let value = self.to_possible_value().ok_or(std::fmt::Error)?;
+        f.write_str(value.get_name())
+    }
+}
+
+/// How messages are sent (see the module's table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pattern {
+    /// One message in flight.
+    PingPong,
+    /// One message every --paced-interval-ms.
+    Paced,
+    /// As fast as possible.
+    Flood,
+}
+
+impl Pattern {
+    const ALL: [Pattern; 3] = [Pattern::PingPong, Pattern::Paced, Pattern::Flood];
+
+    fn key(self) -> &'static str {
+        match self {
+            Pattern::PingPong => "pingpong",
+            Pattern::Paced => "paced",
+            Pattern::Flood => "flood",
+        }
+    }
+}
+
+impl std::fmt::Display for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use clap::ValueEnum;
+        let value = self.to_possible_value().ok_or(std::fmt::Error)?;
+        f.write_str(value.get_name())
+    }
+}
+
+/// What every measurement is given.
+struct Bench<'a> {
+    args: &'a Args,
+    /// Set by the first Ctrl-C or SIGTERM.
+    stop: Arc<AtomicBool>,
+}
+
+impl Bench<'_> {
+    fn count(&self, pattern: Pattern) -> u32 {
+        match pattern {
+            Pattern::Paced => self.args.paced_count,
+            Pattern::PingPong | Pattern::Flood => self.args.count,
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_millis(u64::from(self.args.paced_interval_ms))
+    }
+
+    fn size(&self) -> usize {
+        usize::from(self.args.size)
+    }
+
+    fn time_limit(&self) -> Duration {
+        Duration::from_secs(self.args.time_limit)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// An error once a signal asked to stop: what was set up is undone on
+    /// the way out.
+    fn check_stop(&self) -> Result<()> {
+        if self.stopped() {
+            return Err("interrupted; everything the run set up was removed".into());
+        }
+        Ok(())
+    }
+
+    fn patterns(&self) -> impl Iterator<Item = Pattern> + '_ {
+        Pattern::ALL.into_iter().filter(|p| self.args.patterns.contains(p))
+    }
+
+    fn wants(&self, transport: Transport) -> bool {
+        self.args.only.contains(&transport)
+    }
+}
+
+/// One measured transport and pattern.
 struct Row {
-    transport: &'static str,
-    pattern: &'static str,
+    transport: Transport,
+    pattern: Pattern,
+    /// Messages the run was to send.
+    count: u32,
     received: u64,
     seconds: f64,
     p50_us: f64,
     p99_us: f64,
     avg_us: f64,
+    /// Stopped by --time-limit.
+    limited: bool,
 }
 
 impl Row {
@@ -61,302 +242,76 @@ impl Row {
     }
 }
 
-/// Everything the local-layer half needs: an irmd in its own runtime
-/// directory with the tutorial's setup and an oping server.
-struct Local {
-    dir: PathBuf,
-    oping: PathBuf,
-    // Dropped in this order: the server before its irmd.
-    _server: KillOnDrop,
-    _irmd: KillOnDrop,
-}
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn binary(package: &str, bin: &str) -> Result<PathBuf> {
-    workspace_bin(package, bin).map_err(|e| Unprepared(format!("cannot build {bin}: {e}")).into())
-}
-
-fn irm(irm: &Path, dir: &Path, args: &[&str]) -> Result<()> {
-    let out = Command::new(irm).args(args).env("O7S_RUNDIR", dir).output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "irm {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-        .into());
-    }
-    Ok(())
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    while !ready() {
-        if Instant::now() > deadline {
-            return Err(format!("{what} did not come up within {timeout:?}").into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
-}
-
-fn start_local() -> Result<Local> {
-    let irmd_bin = binary("o7s-control", "irmd")?;
-    let irm_bin = binary("o7s-control", "irm")?;
-    let oping = binary("o7s-oping", "oping")?;
-    let dir = std::env::temp_dir().join(format!("o7s-bench-rtt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let irmd = KillOnDrop::spawn(
-        Command::new(&irmd_bin)
-            .arg("--rundir")
-            .arg(&dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null()),
-    )?;
-    wait_for("irmd", Duration::from_secs(10), || {
-        o7s_app::Admin::connect(&dir).is_ok()
-    })?;
-    let oping_path = oping.to_str().ok_or("oping path is not UTF-8")?;
-    irm(
-        &irm_bin,
-        &dir,
-        &["ipcp", "bootstrap", "type", "local", "name", "lo", "layer", "lo"],
-    )?;
-    irm(&irm_bin, &dir, &["bind", "program", oping_path, "name", "oping"])?;
-    irm(&irm_bin, &dir, &["name", "register", "oping", "layer", "lo"])?;
-    let server = KillOnDrop::spawn(
-        Command::new(&oping)
-            .arg("-l")
-            .env("O7S_RUNDIR", &dir)
-            .stdout(Stdio::null()),
-    )?;
-    wait_for("the oping server", Duration::from_secs(10), || {
-        o7s_app::Admin::connect(&dir)
-            .and_then(|mut a| a.status())
-            .is_ok_and(|s| !s.processes.is_empty())
-    })?;
-    Ok(Local {
-        dir,
-        oping,
-        _irmd: irmd,
-        _server: server,
-    })
-}
-
-/// Runs an oping client and reads its summary.
-fn oping(local: &Local, pattern: &'static str, flag: &[&str], args: &Args) -> Result<Row> {
-    let out = Command::new(&local.oping)
-        .args([
-            "-n",
-            "oping",
-            "-Q",
-            "-c",
-            &args.count.to_string(),
-            "-s",
-            &args.size.to_string(),
-        ])
-        .args(flag)
-        .env("O7S_RUNDIR", &local.dir)
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        return Err(format!("oping failed: {text}{}", String::from_utf8_lossy(&out.stderr)).into());
-    }
-    let field = |prefix: &str| -> Result<Vec<f64>> {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(prefix))
-            .ok_or_else(|| format!("no {prefix:?} line in oping's output:\n{text}"))?;
-        let numbers = line
-            .split_once(" = ")
-            .map(|(_, v)| v.trim_end_matches(" ms"))
-            .ok_or("malformed line")?;
-        Ok(numbers.split('/').filter_map(|n| n.parse().ok()).collect())
-    };
-    let summary = text
-        .lines()
-        .find(|l| l.contains("packets transmitted"))
-        .ok_or("no summary")?;
-    let received: u64 = summary
-        .split(", ")
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .ok_or("no received count")?;
-    let seconds = summary
-        .rsplit_once("time: ")
-        .and_then(|(_, t)| t.trim_end_matches(" ms").parse::<f64>().ok())
-        .ok_or("no time")?
-        / 1e3;
-    let rtt = field("rtt min/avg/max/mdev")?;
-    let pct = field("rtt p50/p99")?;
-    Ok(Row {
-        transport: "o7s local layer (oping)",
-        pattern,
-        received,
-        seconds,
-        p50_us: pct.first().copied().unwrap_or(f64::NAN) * 1e3,
-        p99_us: pct.get(1).copied().unwrap_or(f64::NAN) * 1e3,
-        avg_us: rtt.get(1).copied().unwrap_or(f64::NAN) * 1e3,
-    })
-}
-
-/// The UDP echo process: answers every datagram with itself until killed.
-pub fn echo(args: &EchoArgs) -> Result<()> {
-    let sock = UdpSocket::bind("127.0.0.1:0")?;
-    std::fs::write(&args.report, sock.local_addr()?.port().to_string())?;
-    let mut buf = [0u8; 2048];
-    loop {
-        let (n, from) = sock.recv_from(&mut buf)?;
-        sock.send_to(&buf[..n], from)?;
-    }
-}
-
-fn histogram() -> Result<Histogram<u64>> {
-    Ok(Histogram::new(3)?)
-}
-
-fn row(pattern: &'static str, hist: &Histogram<u64>, received: u64, seconds: f64) -> Row {
-    Row {
-        transport: "UDP over loopback",
-        pattern,
-        received,
-        seconds,
-        p50_us: hist.value_at_quantile(0.5) as f64 / 1e3,
-        p99_us: hist.value_at_quantile(0.99) as f64 / 1e3,
-        avg_us: hist.mean() / 1e3,
-    }
-}
-
-fn udp_pingpong(sock: &UdpSocket, args: &Args) -> Result<Row> {
-    let mut hist = histogram()?;
-    let mut msg = vec![0u8; usize::from(args.size)];
-    let mut buf = [0u8; 2048];
-    let start = Instant::now();
-    let mut received = 0;
-    for seq in 0..args.count {
-        msg[..4].copy_from_slice(&seq.to_be_bytes());
-        let t = Instant::now();
-        sock.send(&msg)?;
-        loop {
-            let n = sock.recv(&mut buf)?;
-            if n >= 4 && buf[..4] == seq.to_be_bytes() {
-                break;
-            }
-        }
-        hist.record(t.elapsed().as_nanos() as u64)?;
-        received += 1;
-    }
-    Ok(row("ping-pong", &hist, received, start.elapsed().as_secs_f64()))
-}
-
-fn udp_flood(sock: &UdpSocket, args: &Args) -> Result<Row> {
-    // Send times by sequence number; the reader measures against them.
-    let start = Instant::now();
-    let sent: Vec<std::sync::atomic::AtomicU64> = (0..args.count).map(|_| Default::default()).collect();
-    let reader = sock.try_clone()?;
-    let done = std::sync::atomic::AtomicU64::new(0);
-    let (hist, received) = std::thread::scope(|s| -> Result<(Histogram<u64>, u64)> {
-        let sent = &sent;
-        let done = &done;
-        let writer = s.spawn(move || -> std::io::Result<()> {
-            let mut msg = vec![0u8; usize::from(args.size)];
-            for seq in 0..args.count {
-                // As many in flight as a flow ring holds, so that the echo's
-                // socket queue does not overflow.
-                while u64::from(seq).saturating_sub(done.load(std::sync::atomic::Ordering::Relaxed)) >= WINDOW {
-                    std::thread::yield_now();
-                }
-                msg[..4].copy_from_slice(&seq.to_be_bytes());
-                sent[seq as usize].store(start.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
-                // Loopback drops when the echo's queue overflows: retry
-                // after a pause rather than count it as loss.
-                while let Err(e) = sock.send(&msg) {
-                    if e.raw_os_error() != Some(libc::ENOBUFS) {
-                        return Err(e);
-                    }
-                    std::thread::sleep(Duration::from_micros(10));
-                }
-            }
-            Ok(())
-        });
-        let mut hist = histogram()?;
-        let mut buf = [0u8; 2048];
-        let mut received = 0u64;
-        reader.set_read_timeout(Some(Duration::from_secs(2)))?;
-        while received < u64::from(args.count) {
-            let Ok(n) = reader.recv(&mut buf) else { break };
-            if n < 4 {
-                continue;
-            }
-            let seq = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-            if let Some(at) = sent.get(seq) {
-                let then = at.load(std::sync::atomic::Ordering::Relaxed);
-                hist.record((start.elapsed().as_nanos() as u64).saturating_sub(then))?;
-                received += 1;
-                done.store(received, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-        writer.join().map_err(|_| "writer panicked")??;
-        Ok((hist, received))
-    })?;
-    Ok(row("flood", &hist, received, start.elapsed().as_secs_f64()))
-}
-
-/// Most messages in flight in the UDP flood: loopback drops what
-/// overflows the echo's socket queue (about 300 datagrams of 64 octets with
-/// the default 208 KiB receive buffer).
-const WINDOW: u64 = 256;
-
-fn udp(args: &Args) -> Result<Vec<Row>> {
-    let report = std::env::temp_dir().join(format!("o7s-bench-udp-echo-{}", std::process::id()));
-    let _ = std::fs::remove_file(&report);
-    let _echo = KillOnDrop::spawn(
-        Command::new(std::env::current_exe()?)
-            .arg("udp-echo")
-            .arg("--report")
-            .arg(&report),
-    )?;
-    let mut port = None;
-    wait_for("the UDP echo", Duration::from_secs(10), || {
-        port = std::fs::read_to_string(&report)
-            .ok()
-            .and_then(|p| p.parse::<u16>().ok());
-        port.is_some()
-    })?;
-    let _ = std::fs::remove_file(&report);
-    let sock = UdpSocket::bind("127.0.0.1:0")?;
-    sock.connect(("127.0.0.1", port.ok_or("no port")?))?;
-    Ok(vec![udp_pingpong(&sock, args)?, udp_flood(&sock, args)?])
-}
-
 pub fn run(args: &Args) -> Result<()> {
+    if args.only.is_empty() || args.patterns.is_empty() {
+        return Err("--only and --patterns must name at least one".into());
+    }
+    if args.count == 0 || args.paced_count == 0 || args.time_limit == 0 {
+        return Err("--count, --paced-count and --time-limit must be positive".into());
+    }
+    let on_pair = Transport::ALL.iter().any(|t| t.on_pair() && args.only.contains(t));
+    if on_pair {
+        pair::check()?;
+    }
+    // First Ctrl-C or SIGTERM: stop at the next check and tear down (the
+    // lab too); a second one exits at once (`o7s-lab cleanup` then removes
+    // what is left).
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    let bench = Bench { args, stop };
     eprintln!(
-        "o7s-bench rtt: {} messages of {} octets per pattern; local layer first, then UDP",
-        args.count, args.size
+        "o7s-bench rtt: {} messages of {} octets per ping-pong and flood, {} paced every {} ms; \
+         at most {} s each; {}",
+        args.count,
+        args.size,
+        args.paced_count,
+        args.paced_interval_ms,
+        args.time_limit,
+        Transport::ALL
+            .iter()
+            .filter(|t| bench.wants(**t))
+            .map(|t| t.label())
+            .collect::<Vec<_>>()
+            .join(", then ")
     );
-    let local = start_local()?;
-    let mut rows = vec![
-        oping(&local, "ping-pong", &["-f"], args)?,
-        oping(&local, "flood", &["-i", "0"], args)?,
-    ];
-    drop(local);
-    rows.extend(udp(args)?);
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    if bench.wants(Transport::Local) {
+        let local = local::Local::start(&bench)?;
+        for pattern in bench.patterns() {
+            rows.push(oping::measure(local.oping(), Transport::Local, pattern, &bench)?);
+            bench.check_stop()?;
+        }
+    }
+    if bench.wants(Transport::Loopback) {
+        let (sock, _echo) = udp::loopback(&bench)?;
+        for pattern in bench.patterns() {
+            rows.push(udp::measure(&sock, Transport::Loopback, pattern, &bench)?);
+            bench.check_stop()?;
+        }
+    }
+    if on_pair {
+        pair::measure(&bench, &mut rows, &mut notes)?;
+    }
+    print(&bench, &rows, &notes);
+    Ok(())
+}
+
+fn print(bench: &Bench, rows: &[Row], notes: &[String]) {
+    let args = bench.args;
     println!();
     println!(
         "{:<26} {:<10} {:>9} {:>10} {:>10} {:>10} {:>12}",
         "transport", "pattern", "received", "p50 µs", "p99 µs", "avg µs", "msgs/s"
     );
-    for r in &rows {
+    for r in rows {
         println!(
             "{:<26} {:<10} {:>9} {:>10.1} {:>10.1} {:>10.1} {:>12.0}",
-            r.transport,
-            r.pattern,
+            r.transport.label(),
+            r.pattern.to_string(),
             r.received,
             r.p50_us,
             r.p99_us,
@@ -364,45 +319,71 @@ pub fn run(args: &Args) -> Result<()> {
             r.rate()
         );
     }
-    let find = |transport: &str, pattern: &str| {
-        rows.iter()
-            .find(|r| r.transport.starts_with(transport) && r.pattern == pattern)
-    };
-    let pp = (find("o7s", "ping-pong"), find("UDP", "ping-pong"));
-    if let (Some(o), Some(u)) = pp {
-        println!();
+    println!();
+    for note in notes {
+        println!("{note}");
+    }
+    for r in rows.iter().filter(|r| r.limited) {
         println!(
-            "ping-pong p50: o7s {:.1} µs vs UDP {:.1} µs ({:.2}× UDP's); p99: {:.1} vs {:.1} µs",
-            o.p50_us,
-            u.p50_us,
-            o.p50_us / u.p50_us,
-            o.p99_us,
-            u.p99_us
+            "{} {}: stopped by the {} s time limit after {} of {} messages",
+            r.transport.label(),
+            r.pattern,
+            args.time_limit,
+            r.received,
+            r.count
         );
+    }
+    let find = |t: Transport, p: Pattern| rows.iter().find(|r| r.transport == t && r.pattern == p);
+    for (o7s, kernel) in [
+        (Transport::Local, Transport::Loopback),
+        (Transport::EthDix, Transport::Veth),
+        (Transport::Udp4, Transport::Veth),
+    ] {
+        for pattern in [Pattern::PingPong, Pattern::Paced] {
+            if let (Some(o), Some(u)) = (find(o7s, pattern), find(kernel, pattern)) {
+                println!(
+                    "{pattern} p50: {} {:.1} µs vs {} {:.1} µs ({:.2}× UDP's); p99: {:.1} vs {:.1} µs",
+                    o.transport.label(),
+                    o.p50_us,
+                    u.transport.label(),
+                    u.p50_us,
+                    o.p50_us / u.p50_us,
+                    o.p99_us,
+                    u.p99_us
+                );
+            }
+        }
     }
     let json: Vec<String> = rows
         .iter()
         .map(|r| {
-            let key = format!(
-                "{}_{}",
-                if r.transport.starts_with("o7s") { "oping_local" } else { "udp_loopback" },
-                r.pattern.replace('-', "")
-            );
+            let key = format!("{}_{}", r.transport.key(), r.pattern.key());
             format!(
-                "\"{key}_p50_us\":{:.2},\"{key}_p99_us\":{:.2},\"{key}_avg_us\":{:.2},\"{key}_msgs_per_s\":{:.0},\"{key}_received\":{}",
-                r.p50_us,
-                r.p99_us,
-                r.avg_us,
-                r.rate(),
+                "\"{key}_p50_us\":{},\"{key}_p99_us\":{},\"{key}_avg_us\":{},\"{key}_msgs_per_s\":{},\"{key}_received\":{}",
+                number(r.p50_us, 2),
+                number(r.p99_us, 2),
+                number(r.avg_us, 2),
+                number(r.rate(), 0),
                 r.received
             )
         })
         .collect();
     println!(
-        "{{\"bench\":\"rtt\",\"count\":{},\"size\":{},{}}}",
+        "{{\"bench\":\"rtt\",\"count\":{},\"size\":{},\"paced_count\":{},\"paced_interval_ms\":{},{}}}",
         args.count,
         args.size,
+        args.paced_count,
+        args.paced_interval_ms,
         json.join(",")
     );
-    Ok(())
+}
+
+/// A JSON number with `decimals`, or `null` for what JSON cannot hold (a
+/// run that received nothing has no percentiles).
+fn number(x: f64, decimals: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.decimals$}")
+    } else {
+        "null".to_owned()
+    }
 }

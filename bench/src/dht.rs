@@ -8,11 +8,9 @@
 //!  ─► queries from random members for random names: found?, hops (rounds of requests), requests
 //! ```
 
-use std::error::Error;
-use std::time::Duration;
-
 use o7s_control::ipcp::unicast::dht::DhtConfig;
 use o7s_control::ipcp::unicast::dht::sim::{DhtSim, addr};
+use std::error::Error;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -42,17 +40,7 @@ struct Row {
 }
 
 fn one(args: &Args, n: usize) -> Row {
-    let mut sim = DhtSim::new(n, DhtConfig::default(), Duration::from_millis(1), args.seed);
-    let mut rng = fastrand::Rng::with_seed(args.seed);
-    sim.join(0, 0);
-    for i in 1..n {
-        let peer = rng.usize(..i);
-        sim.join(i, peer);
-    }
-    let names: Vec<Vec<u8>> = (0..n).map(|_| (0..32).map(|_| rng.u8(..)).collect()).collect();
-    for (i, name) in names.iter().enumerate() {
-        sim.register(i, name);
-    }
+    let (mut sim, names, mut rng) = DhtSim::layer(n, DhtConfig::default(), args.seed);
     let (mut found, mut lookups, mut hops_max, mut hops_sum, mut requests) = (0, 0, 0, 0u64, 0u64);
     for _ in 0..args.queries {
         let (from, owner) = (rng.usize(..n), rng.usize(..n));

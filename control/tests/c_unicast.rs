@@ -88,13 +88,7 @@ fn mgmt(sdus: &[Sdu], from_a: bool) -> Vec<Vec<u8>> {
 }
 
 fn layer() -> LayerConfig {
-    LayerConfig {
-        name: "uni".into(),
-        ipcp_type: IpcpType::Unicast,
-        hash: HashAlgo::Sha3_256,
-        unicast: Some(UnicastConfig::default()),
-        peer: 0,
-    }
+    LayerConfig::unicast("uni", UnicastConfig::default())
 }
 
 #[test]

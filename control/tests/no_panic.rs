@@ -97,13 +97,7 @@ mod unicast {
     use super::near;
 
     fn layer() -> LayerConfig {
-        LayerConfig {
-            name: "uni".into(),
-            ipcp_type: IpcpType::Unicast,
-            hash: HashAlgo::Sha3_256,
-            unicast: Some(UnicastConfig::default()),
-            peer: 0,
-        }
+        LayerConfig::unicast("uni", UnicastConfig::default())
     }
 
     fn valid() -> Vec<Vec<u8>> {

@@ -14,18 +14,8 @@ pub(crate) const SHA3_256_OPING: &str = "42dee3b0415b4f690fd91cbd99876f1e9bd8d97
 /// MD5 of `oping`, the hash of the UDP vectors.
 pub(crate) const MD5_OPING: &str = "7862c6fec5ecaef4aa2e3934725e23b3";
 
-/// Every QoS field zero: what the C senders leave in the QoS of messages
-/// other than FLOW_REQ.
-pub(crate) const QOS_UNSET: QosSpec = QosSpec {
-    delay: 0,
-    bandwidth: 0,
-    availability: 0,
-    loss: 0,
-    ber: 0,
-    in_order: 0,
-    max_gap: 0,
-    timeout: 0,
-};
+/// Every QoS field zero ([`QosSpec::UNSET`]).
+pub(crate) const QOS_UNSET: QosSpec = QosSpec::UNSET;
 
 /// The octets a test vector spells in hex; anything that is not a hex
 /// digit (spaces, `|`, newlines) only separates.

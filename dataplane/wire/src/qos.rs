@@ -57,6 +57,19 @@ impl QosSpec {
         timeout: 120_000,
     };
 
+    /// Every field zero: what the C senders leave in the QoS of messages
+    /// other than a flow request (replies, updates).
+    pub const UNSET: QosSpec = QosSpec {
+        delay: 0,
+        bandwidth: 0,
+        availability: 0,
+        loss: 0,
+        ber: 0,
+        in_order: 0,
+        max_gap: 0,
+        timeout: 0,
+    };
+
     /// `qos_raw_no_errors`: raw with a CRC.
     pub const RAW_NO_ERRORS: QosSpec = QosSpec { ber: 0, ..QosSpec::RAW };
 

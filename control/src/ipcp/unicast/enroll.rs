@@ -67,6 +67,18 @@ fn bad(what: impl Into<String>) -> EnrollError {
 }
 
 impl LayerConfig {
+    /// A unicast layer called `name` set up with `config`, as its first
+    /// member holds it (no peer yet).
+    pub fn unicast(name: &str, config: UnicastConfig) -> LayerConfig {
+        LayerConfig {
+            name: name.to_owned(),
+            ipcp_type: IpcpType::Unicast,
+            hash: config.hash,
+            unicast: Some(config),
+            peer: 0,
+        }
+    }
+
     /// The `ipcp_config_msg` a member serves, naming itself as the peer.
     pub fn to_msg(&self, own: Addr) -> pc::IpcpConfigMsg {
         let hash = self.unicast.map_or(self.hash, |u| u.hash);
@@ -284,13 +296,7 @@ mod tests {
     use super::*;
 
     fn unicast_layer() -> LayerConfig {
-        LayerConfig {
-            name: "uni".into(),
-            ipcp_type: IpcpType::Unicast,
-            hash: HashAlgo::Sha3_256,
-            unicast: Some(UnicastConfig::default()),
-            peer: 0,
-        }
+        LayerConfig::unicast("uni", UnicastConfig::default())
     }
 
     #[test]

@@ -196,16 +196,7 @@ impl FaCore {
             r_eid: 0,
             s_eid: 0,
             // Zeros, as the C sender writes the QoS of a reply or update.
-            qos: QosSpec {
-                delay: 0,
-                bandwidth: 0,
-                availability: 0,
-                loss: 0,
-                ber: 0,
-                in_order: 0,
-                max_gap: 0,
-                timeout: 0,
-            },
+            qos: QosSpec::UNSET,
             response: 0,
             ece: 0,
             hash: &[],

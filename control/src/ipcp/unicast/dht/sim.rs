@@ -62,6 +62,27 @@ impl DhtSim {
         }
     }
 
+    /// A layer of `members` joined one by one, each by a random member
+    /// already in, each registering one random name (returned, by
+    /// member); messages take 1 ms; seeded. Also returns the generator,
+    /// to draw queries from.
+    pub fn layer(members: usize, config: DhtConfig, seed: u64) -> (DhtSim, Vec<Vec<u8>>, fastrand::Rng) {
+        let mut sim = DhtSim::new(members, config, Duration::from_millis(1), seed);
+        let mut rng = fastrand::Rng::with_seed(seed);
+        sim.join(0, 0);
+        for i in 1..members {
+            let peer = rng.usize(..i);
+            sim.join(i, peer);
+        }
+        let names: Vec<Vec<u8>> = (0..members)
+            .map(|_| (0..config.hash_len).map(|_| rng.u8(..)).collect())
+            .collect();
+        for (i, name) in names.iter().enumerate() {
+            sim.register(i, name);
+        }
+        (sim, names, rng)
+    }
+
     pub fn member(&self, i: usize) -> Option<&Dht> {
         self.members[i].as_ref()
     }

@@ -153,17 +153,7 @@ fn invalid_unmatched_and_expired_messages_are_refused_by_reason() {
 /// A layer of `n` members, each joined by a member already in, and one
 /// name registered per member.
 fn layer(n: usize, seed: u64) -> (DhtSim, Vec<Vec<u8>>) {
-    let mut sim = DhtSim::new(n, DhtConfig::default(), Duration::from_millis(1), seed);
-    let mut rng = fastrand::Rng::with_seed(seed);
-    sim.join(0, 0);
-    for i in 1..n {
-        let peer = rng.usize(..i);
-        sim.join(i, peer);
-    }
-    let names: Vec<Vec<u8>> = (0..n).map(|_| (0..32).map(|_| rng.u8(..)).collect()).collect();
-    for (i, name) in names.iter().enumerate() {
-        sim.register(i, name);
-    }
+    let (sim, names, _) = DhtSim::layer(n, DhtConfig::default(), seed);
     (sim, names)
 }
 

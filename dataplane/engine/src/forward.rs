@@ -40,7 +40,7 @@ use std::net::SocketAddr;
 
 use o7s_seam::counters::DropReason;
 use o7s_seam::punt::PuntCause;
-use o7s_seam::tables::{Encap, PortId, ShimFlow, ShimPeer, Tables, demux_key};
+use o7s_seam::tables::{DtDest, Encap, PortId, ShimFlow, ShimPeer, Tables, demux_key};
 use o7s_wire::dix::{self, DixHeader, DixRepr};
 use o7s_wire::dt::{DtHeader, FIRST_FLOW_EID};
 use o7s_wire::eth::{self, ETHERTYPE_O7S, EthFrame, EthRepr, MacAddr};
@@ -433,6 +433,60 @@ pub fn process(
     }
 }
 
+/// Sends the SDU at `buf[sdu_start..sdu_start + sdu_len]` into the layer
+/// (PROTOCOL.md §7.4): a DT header in front of it (TTL = the layer's
+/// `max_ttl`, QoS = the cube, ECN from the next hop's queue), then the
+/// next hop's shim header, as a forwarded packet gets it. The packet of
+/// an application flow or of the layer's own components (EID 0 and 1,
+/// from the control plane) leaves by the same code as transit, in the
+/// same worker: a layer over a shim is function calls, not a hop between
+/// processes. `txq` as for [`process`].
+pub fn originate(
+    t: &Tables,
+    buf: &mut [u8],
+    sdu_start: usize,
+    sdu_len: usize,
+    to: &DtDest,
+    txq: impl Fn(PortId) -> usize,
+) -> Verdict {
+    use Verdict::Drop;
+    if to.dst == t.address {
+        // Local delivery never crosses DT (§7.4).
+        return Drop(DropReason::NoRoute);
+    }
+    let hl = t.layout.header_len();
+    let Some(head) = sdu_start.checked_sub(hl) else {
+        return Drop(DropReason::NoHeadroom);
+    };
+    let Some(hop) = t.fib[to.cube as usize].get(&to.dst) else {
+        return Drop(DropReason::NoRoute);
+    };
+    let Some(next) = t.select(hop, to.dst, to.eid) else {
+        return Drop(DropReason::NextHopDown);
+    };
+    let Some(out) = t.flows.get(next as usize) else {
+        return Drop(DropReason::NextHopDown);
+    };
+    let Some(header) = buf.get_mut(head..sdu_start) else {
+        return Drop(DropReason::NoHeadroom);
+    };
+    let mut dt = DtHeader::new_unchecked(header, t.layout);
+    dt.set_dst(to.dst);
+    dt.set_qos(to.cube as u8);
+    dt.set_ttl(t.max_ttl);
+    dt.set_ecn((txq(out.port) >> 4).min(usize::from(u8::MAX)) as u8);
+    dt.set_eid(to.eid);
+    match encapsulate(buf, head, hl + sdu_len, &out.encap) {
+        Ok(Framed { head, len, to }) => Verdict::Forward {
+            port: out.port,
+            head,
+            len,
+            to,
+        },
+        Err(reason) => Drop(reason),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,6 +596,92 @@ mod tests {
 
     fn dt_of(f: &[u8]) -> DtHeader<&[u8]> {
         DtHeader::new_unchecked(&f[18..], DtLayout::DEFAULT)
+    }
+
+    #[test]
+    fn an_originated_sdu_gets_a_dt_header_and_the_next_hop_s_shim_header() {
+        let t = tables();
+        let payload = b"hello";
+        let head = 64;
+        let mut buf = vec![0u8; head + payload.len()];
+        buf[head..].copy_from_slice(payload);
+        let to = DtDest {
+            dst: FAR,
+            eid: 0x1234_5678_0000_0040,
+            cube: QosCube::BestEffort,
+        };
+        let v = originate(&t, &mut buf, head, payload.len(), &to, |_| 40);
+        let Verdict::Forward {
+            port,
+            head: h,
+            len,
+            to: None,
+        } = v
+        else {
+            panic!("{v:?}")
+        };
+        assert_eq!(port, 1, "the best-effort route to FAR");
+        let f = &buf[h..h + len];
+        let (eth, dix) = headers(f);
+        assert_eq!((eth.dst_addr, dix.eid), (mac(1), 1001));
+        let dt = DtRepr::parse(&dt_of(f)).expect("a DT header");
+        assert_eq!(
+            dt,
+            DtRepr {
+                dst: FAR,
+                qos: 0,
+                ttl: t.max_ttl,
+                ecn: 2,
+                eid: 0x1234_5678_0000_0040
+            },
+            "max TTL, the cube, ECN from 40 queued"
+        );
+        assert_eq!(&f[f.len() - payload.len()..], payload);
+        // Through the forwarding path it is a transit packet like any other.
+        let mut video = vec![0u8; head + 4];
+        let to_video = DtDest {
+            cube: QosCube::Video,
+            ..to
+        };
+        assert!(matches!(
+            originate(&t, &mut video, head, 4, &to_video, |_| 0),
+            Verdict::Forward { port: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn an_sdu_with_no_route_room_or_live_next_hop_is_dropped_by_reason() {
+        let mut t = tables();
+        let to = |dst| DtDest {
+            dst,
+            eid: 64,
+            cube: QosCube::BestEffort,
+        };
+        let mut buf = vec![0u8; 80];
+        assert_eq!(
+            originate(&t, &mut buf, 64, 16, &to(0x0B00_0001), |_| 0),
+            Verdict::Drop(DropReason::NoRoute)
+        );
+        assert_eq!(
+            originate(&t, &mut buf, 64, 16, &to(ME), |_| 0),
+            Verdict::Drop(DropReason::NoRoute),
+            "never to itself"
+        );
+        assert_eq!(
+            originate(&t, &mut buf, 10, 16, &to(FAR), |_| 0),
+            Verdict::Drop(DropReason::NoHeadroom)
+        );
+        let a = t.flow_id("a").expect("flow a");
+        t.flows[a as usize].up = false;
+        assert_eq!(
+            originate(&t, &mut buf, 64, 16, &to(FAR), |_| 0),
+            Verdict::Drop(DropReason::NextHopDown)
+        );
+        // An LFA route takes its alternate.
+        assert!(matches!(
+            originate(&t, &mut buf, 64, 16, &to(0x0A00_0011), |_| 0),
+            Verdict::Forward { port: 2, .. }
+        ));
     }
 
     #[test]

@@ -55,10 +55,10 @@ use o7s_seam::command::CommandError;
 use o7s_seam::counters::{DropReason, HOLD, Snapshot};
 use o7s_seam::inject;
 use o7s_seam::punt::{self, Punt};
-use o7s_seam::tables::{Egress, PortId, Tables};
+use o7s_seam::tables::{DtDest, Egress, PortId, Tables};
 
 use crate::counters::{Counters, PortCounters};
-use crate::forward::{Arrival, Shim, Verdict, encapsulate, process};
+use crate::forward::{Arrival, Shim, Verdict, encapsulate, originate, process};
 use crate::port::{Port, PortInfo};
 
 /// Frames taken from a port, or from a source ring, per receive call.
@@ -451,7 +451,16 @@ impl Drop for Dataplane {
 /// A ring of frames to send, and where they leave.
 struct Source {
     ring: Consumer,
-    egress: Egress,
+    to: SourceTo,
+}
+
+/// Where a source ring's SDUs go.
+#[derive(Debug, Clone, Copy)]
+enum SourceTo {
+    /// Straight out of a port, with a shim header or none.
+    Shim(Egress),
+    /// Into the worker's unicast layer: a DT header, then the next hop.
+    Layer(DtDest),
 }
 
 struct Worker {
@@ -751,6 +760,21 @@ impl Worker {
     }
 
     /// Frees what is left in a source ring.
+    /// Polls `ring` as source `index` from now on.
+    fn add_source(&mut self, index: u32, ring: o7s_mem::Ring, to: SourceTo) -> Result<(), String> {
+        let ring = ring
+            .consumer(self.cache.slot())
+            .map_err(|e| format!("source ring {index}: {e}"))?;
+        let index = index as usize;
+        if self.sources.len() <= index {
+            self.sources.resize_with(index + 1, || None);
+        }
+        if let Some(old) = self.sources[index].replace(Source { ring, to }) {
+            self.drain_source(old);
+        }
+        Ok(())
+    }
+
     fn drain_source(&mut self, mut source: Source) {
         let mut bufs = Vec::with_capacity(BURST);
         let mut freed = 0;
@@ -794,18 +818,8 @@ impl Worker {
                 self.endpoints[index] = ring;
             }
             Command::SetPunt(ring) => self.punt = ring,
-            Command::AddSource { index, ring, egress } => {
-                let ring = ring
-                    .consumer(self.cache.slot())
-                    .map_err(|e| format!("source ring {index}: {e}"))?;
-                let index = index as usize;
-                if self.sources.len() <= index {
-                    self.sources.resize_with(index + 1, || None);
-                }
-                if let Some(old) = self.sources[index].replace(Source { ring, egress }) {
-                    self.drain_source(old);
-                }
-            }
+            Command::AddSource { index, ring, egress } => self.add_source(index, ring, SourceTo::Shim(egress))?,
+            Command::AddLayerSource { index, ring, to } => self.add_source(index, ring, SourceTo::Layer(to))?,
             Command::RemoveSource { index } => {
                 if let Some(old) = self.sources.get_mut(index as usize).and_then(Option::take) {
                     self.drain_source(old);
@@ -945,7 +959,7 @@ impl Worker {
                 lanes.rx = rx;
                 lanes.rx_from.clear();
             }
-            busy |= self.take_sources(&pool, &mut lanes);
+            busy |= self.take_sources(&pool, &tables, &mut lanes);
             self.flush_tx(&mut lanes);
             self.flush_local(&mut lanes);
             drop(tables);
@@ -990,15 +1004,23 @@ impl Worker {
     }
 
     /// Takes up to a burst from every source ring, frames each SDU for its
-    /// egress and queues it on its port. Returns whether any came.
-    fn take_sources(&mut self, pool: &Pool, lanes: &mut Lanes) -> bool {
+    /// egress (a shim header, or a DT header and the next hop's shim
+    /// header for a flow of the unicast layer) and queues it on its port.
+    /// Returns whether any came.
+    fn take_sources(&mut self, pool: &Pool, tables: &Tables, lanes: &mut Lanes) -> bool {
         let mut busy = false;
         for s in 0..self.sources.len() {
             let Some(source) = self.sources[s].as_mut() else {
                 continue;
             };
-            let egress = source.egress;
-            let p = usize::from(egress.port);
+            let to = source.to;
+            // The port the burst leaves by: a layer flow's next hop is the
+            // same for the whole burst (one destination, one EID).
+            let port = match &to {
+                SourceTo::Shim(egress) => Some(egress.port),
+                SourceTo::Layer(dest) => next_port(tables, dest),
+            };
+            let p = port.map_or(usize::MAX, usize::from);
             // What the port could not take last round goes first; no more
             // until it has (the ring holds the rest: backpressure).
             let room = BURST.saturating_sub(lanes.carried.get(p).copied().unwrap_or(0));
@@ -1006,7 +1028,7 @@ impl Worker {
                 continue;
             }
             busy = true;
-            // A port id the worker never had is counted apart.
+            // A port id the worker never had (or no route) is counted apart.
             let counters: &PortCounters = match self.pc.get(p) {
                 Some(c) => c,
                 None => self.counters.stray(),
@@ -1014,9 +1036,32 @@ impl Worker {
             counters.sourced(lanes.rx.len() as u64);
             let shim = lanes.shims.get(p).copied();
             let mut rx = std::mem::take(&mut lanes.rx);
-            for buf in rx.drain(..) {
-                let framed = frame_for(pool, buf, &egress, shim)
-                    .and_then(|(buf, to)| lanes.enqueue(&self.ports, p, buf, to, SOURCED));
+            for mut buf in rx.drain(..) {
+                let framed = match &to {
+                    SourceTo::Shim(egress) => frame_for(pool, buf, egress, shim),
+                    SourceTo::Layer(dest) => {
+                        let (head, len) = (buf.head(), buf.len());
+                        let txq = |q: PortId| lanes.tx.get(usize::from(q)).map_or(0, Lane::len);
+                        match originate(tables, pool.buffer_mut(&mut buf), head, len, dest, txq) {
+                            Verdict::Forward {
+                                port: out,
+                                head,
+                                len,
+                                to,
+                            } if usize::from(out) == p => {
+                                if buf.reset(head, len).is_ok() {
+                                    Ok((buf, to))
+                                } else {
+                                    Err((buf, DropReason::NoHeadroom))
+                                }
+                            }
+                            Verdict::Forward { .. } => Err((buf, DropReason::NextHopDown)),
+                            Verdict::Drop(reason) => Err((buf, reason)),
+                            _ => Err((buf, DropReason::NoRoute)),
+                        }
+                    }
+                }
+                .and_then(|(buf, to)| lanes.enqueue(&self.ports, p, buf, to, SOURCED));
                 if let Err((buf, reason)) = framed {
                     counters.count_drop(reason, 1);
                     self.cache.free(buf);
@@ -1160,6 +1205,13 @@ impl Worker {
 /// written in the head room in front of it, or, sent as it is, the
 /// destination a UDP datagram carries in front of it read and stripped
 /// ([`o7s_seam::inject`]). `shim` is the port's (`None`: no such port).
+/// The port a packet to `dest` leaves by now, if the tables route it.
+fn next_port(t: &Tables, dest: &DtDest) -> Option<PortId> {
+    let hop = t.fib[dest.cube as usize].get(&dest.dst)?;
+    let flow = t.select(hop, dest.dst, dest.eid)?;
+    t.flows.get(flow as usize).map(|f| f.port)
+}
+
 fn frame_for(
     pool: &Pool,
     mut buf: Buf,

@@ -635,3 +635,79 @@ fn a_source_ring_whose_consumer_end_is_taken_is_refused() {
     rig.dp().sync(ACK).expect("still running");
     rig.stop();
 }
+
+#[test]
+fn sdus_of_a_layer_source_leave_with_a_dt_header_by_the_next_hop() {
+    use o7s_seam::tables::{DtDest, N1Flow, NextHop};
+    use o7s_wire::dt::{DtHeader, DtLayout, DtRepr};
+    use o7s_wire::qos::QosCube;
+
+    const ME: u64 = 0x0A00_0001;
+    const FAR: u64 = 0x0A00_0099;
+    let mut rig = Rig::new(256);
+    let peer = MacAddr([2, 0, 0, 0, 0, 7]);
+    rig.dp().update(|t: &mut Tables| {
+        t.address = ME;
+        let next = t.add_flow(
+            N1Flow {
+                name: "to-b".into(),
+                port: DIX,
+                encap: Encap::EthDix(EthDixEncap {
+                    dst: peer,
+                    src: OWN,
+                    ethertype: ETHERTYPE_O7S,
+                    eid: 77,
+                }),
+                cube: QosCube::BestEffort,
+                up: true,
+            },
+            65,
+        );
+        t.set_route(QosCube::BestEffort, FAR, NextHop::Single(next));
+    });
+    rig.dp().sync(ACK).expect("tables in force");
+    let ring = Ring::create("layer", 64).expect("ring");
+    let mut tx = ring.producer().expect("producer");
+    tx.set_kick(rig.dp().kick_fd(0).expect("kick"));
+    let to = DtDest {
+        dst: FAR,
+        eid: 0x1234_5678_0000_0040,
+        cube: QosCube::BestEffort,
+    };
+    rig.dp()
+        .apply(0, o7s_dataplane::Command::AddLayerSource { index: 9, ring, to })
+        .expect("layer source");
+    let sdus: Vec<Vec<u8>> = (0..20).map(seq).collect();
+    let refs: Vec<&[u8]> = sdus.iter().map(Vec::as_slice).collect();
+    assert_eq!(push(&mut rig.cache, &mut tx, &refs), 20);
+    let out = rig.frames_out(DIX, 20);
+    assert_eq!(out.len(), 20, "{}", rig.dp().counters());
+    for (f, sdu) in out.iter().zip(&sdus) {
+        let (eth, hdr, payload) = dix::parse_frame(f).expect("eth-dix");
+        assert_eq!(
+            (eth.dst_addr, eth.src_addr, hdr.eid),
+            (peer, OWN, 77),
+            "the next hop's framing"
+        );
+        let dt = DtRepr::parse(&DtHeader::new_checked(payload, DtLayout::DEFAULT).expect("DT")).expect("DT");
+        assert_eq!((dt.dst, dt.qos, dt.ttl, dt.eid), (FAR, 0, 60, to.eid));
+        assert_eq!(&payload[DtLayout::DEFAULT.header_len()..], &sdu[..], "in order, whole");
+    }
+
+    // Without a route the SDUs are dropped and counted, not queued.
+    rig.dp().update(|t: &mut Tables| t.fib[0].clear());
+    rig.dp().sync(ACK).expect("tables in force");
+    assert_eq!(push(&mut rig.cache, &mut tx, &refs[..5]), 5);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rig.dp().counters().dropped(DropReason::NoRoute) < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        rig.dp().counters().dropped(DropReason::NoRoute),
+        5,
+        "{}",
+        rig.dp().counters()
+    );
+    drop(tx);
+    rig.stop();
+}

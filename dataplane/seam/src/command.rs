@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use o7s_mem::{Producer, Ring};
 
-use crate::tables::{Egress, PortId};
+use crate::tables::{DtDest, Egress, PortId};
 
 /// A change to what a running worker polls or delivers to, applied
 /// between two bursts. `P` is the engine's port.
@@ -42,6 +42,10 @@ pub enum Command<P> {
     /// nothing: it kicks the worker's eventfd
     /// (`Dataplane::kick_fd`) when the worker armed the ring.
     AddSource { index: u32, ring: Ring, egress: Egress },
+    /// Starts polling source ring `index` as a flow of the worker's
+    /// unicast layer: each SDU gets a DT header to `to` and leaves by the
+    /// next hop the tables give (the same index space as `AddSource`).
+    AddLayerSource { index: u32, ring: Ring, to: DtDest },
     /// Stops polling source ring `index`; what is still in it is freed.
     RemoveSource { index: u32 },
 }
@@ -54,6 +58,7 @@ impl<P: fmt::Debug> fmt::Debug for Command<P> {
             Command::SetEndpoint { index, ring } => write!(f, "SetEndpoint({index}, {})", ring.is_some()),
             Command::SetPunt(ring) => write!(f, "SetPunt({})", ring.is_some()),
             Command::AddSource { index, egress, .. } => write!(f, "AddSource({index}, {egress:?})"),
+            Command::AddLayerSource { index, to, .. } => write!(f, "AddLayerSource({index}, {to:?})"),
             Command::RemoveSource { index } => write!(f, "RemoveSource({index})"),
         }
     }

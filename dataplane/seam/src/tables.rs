@@ -111,6 +111,20 @@ pub enum ShimPeer {
     Udp(SocketAddr),
 }
 
+/// Where the SDUs of a flow in a unicast layer go (see
+/// `Command::AddLayerSource`): a DT header to `dst`'s `eid` in front of
+/// each, routed by the table of `cube` (PROTOCOL.md §7.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DtDest {
+    /// The peer member's address.
+    pub dst: u64,
+    /// The flow's EID at the peer (or a component's: 0 the flow
+    /// allocator, 1 the directory).
+    pub eid: u64,
+    /// The flow's cube: the table its packets are routed by.
+    pub cube: QosCube,
+}
+
 /// Where a source ring's SDUs leave (see `Command::AddSource`): out of
 /// `port`, framed with `encap`, or as they are when `encap` is `None`
 /// (whole frames the control plane built: management messages; on a UDP

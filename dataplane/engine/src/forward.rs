@@ -40,11 +40,12 @@ use std::net::SocketAddr;
 
 use o7s_seam::counters::DropReason;
 use o7s_seam::punt::PuntCause;
-use o7s_seam::tables::{DtDest, Encap, PortId, ShimFlow, ShimPeer, Tables, demux_key};
+use o7s_seam::tables::{DtDest, Encap, N1Flow, PortId, ShimFlow, ShimPeer, Tables, demux_key};
 use o7s_wire::dix::{self, DixHeader, DixRepr};
 use o7s_wire::dt::{DtHeader, FIRST_FLOW_EID};
 use o7s_wire::eth::{self, ETHERTYPE_O7S, EthFrame, EthRepr, MacAddr};
 use o7s_wire::llc::{self, LlcFrame, LlcRepr};
+use o7s_wire::qos::QosCube;
 use o7s_wire::udp::{self, UdpDatagram, UdpRepr};
 
 /// The shim a port carries.
@@ -409,27 +410,46 @@ pub fn process(
     if ttl == 0 {
         return Drop(DropReason::TtlExpired);
     }
-    let Some(hop) = t.fib[cube as usize].get(&dst) else {
-        return Drop(DropReason::NoRoute);
+    let out = match next_hop(t, cube, dst, dt_eid) {
+        Ok(out) => out,
+        Err(reason) => return Drop(reason),
     };
-    let Some(next) = t.select(hop, dst, dt_eid) else {
-        return Drop(DropReason::NextHopDown);
-    };
-    let Some(out) = t.flows.get(next as usize) else {
-        return Drop(DropReason::NextHopDown);
-    };
-    let mark = (txq(out.port) >> 4).min(usize::from(u8::MAX)) as u8;
+    let mark = ecn_mark(txq(out.port));
     if mark != 0 {
         dt.or_ecn(mark);
     }
-    match encapsulate(buf, sdu_start, sdu_len, &out.encap) {
+    leave_by(out, buf, sdu_start, sdu_len)
+}
+
+/// The N-1 flow a DT packet to `dst`'s `eid` leaves by, from `cube`'s
+/// table: `NoRoute` without an entry, `NextHopDown` when no next hop of it
+/// is up.
+#[inline]
+pub fn next_hop(t: &Tables, cube: QosCube, dst: u64, eid: u64) -> Result<&N1Flow, DropReason> {
+    let hop = t.fib[cube as usize].get(&dst).ok_or(DropReason::NoRoute)?;
+    let next = t.select(hop, dst, eid).ok_or(DropReason::NextHopDown)?;
+    t.flows.get(next as usize).ok_or(DropReason::NextHopDown)
+}
+
+/// The mb-ECN mark of a next hop with `queued` frames waiting (§9): one
+/// level per 16, at most 255.
+#[inline]
+fn ecn_mark(queued: usize) -> u8 {
+    (queued >> 4).min(usize::from(u8::MAX)) as u8
+}
+
+/// The DT packet at `buf[start..start + len]` framed for `out` and sent
+/// out of its port.
+#[inline]
+fn leave_by(out: &N1Flow, buf: &mut [u8], start: usize, len: usize) -> Verdict {
+    match encapsulate(buf, start, len, &out.encap) {
         Ok(Framed { head, len, to }) => Verdict::Forward {
             port: out.port,
             head,
             len,
             to,
         },
-        Err(reason) => Drop(reason),
+        Err(reason) => Verdict::Drop(reason),
     }
 }
 
@@ -449,51 +469,47 @@ pub fn originate(
     to: &DtDest,
     txq: impl Fn(PortId) -> usize,
 ) -> Verdict {
-    use Verdict::Drop;
     if to.dst == t.address {
         // Local delivery never crosses DT (§7.4).
-        return Drop(DropReason::NoRoute);
+        return Verdict::Drop(DropReason::NoRoute);
     }
+    match next_hop(t, to.cube, to.dst, to.eid) {
+        Ok(out) => originate_via(t, out, buf, sdu_start, sdu_len, to, txq(out.port)),
+        Err(reason) => Verdict::Drop(reason),
+    }
+}
+
+/// [`originate`] by a next hop already chosen (a source ring's burst goes
+/// to one destination: one lookup for all of it), `queued` frames waiting
+/// on its port.
+pub fn originate_via(
+    t: &Tables,
+    out: &N1Flow,
+    buf: &mut [u8],
+    sdu_start: usize,
+    sdu_len: usize,
+    to: &DtDest,
+    queued: usize,
+) -> Verdict {
     let hl = t.layout.header_len();
-    let Some(head) = sdu_start.checked_sub(hl) else {
-        return Drop(DropReason::NoHeadroom);
-    };
-    let Some(hop) = t.fib[to.cube as usize].get(&to.dst) else {
-        return Drop(DropReason::NoRoute);
-    };
-    let Some(next) = t.select(hop, to.dst, to.eid) else {
-        return Drop(DropReason::NextHopDown);
-    };
-    let Some(out) = t.flows.get(next as usize) else {
-        return Drop(DropReason::NextHopDown);
-    };
-    let Some(header) = buf.get_mut(head..sdu_start) else {
-        return Drop(DropReason::NoHeadroom);
+    let Some(header) = sdu_start.checked_sub(hl).and_then(|head| buf.get_mut(head..sdu_start)) else {
+        return Verdict::Drop(DropReason::NoHeadroom);
     };
     let mut dt = DtHeader::new_unchecked(header, t.layout);
     dt.set_dst(to.dst);
     dt.set_qos(to.cube as u8);
     dt.set_ttl(t.max_ttl);
-    dt.set_ecn((txq(out.port) >> 4).min(usize::from(u8::MAX)) as u8);
+    dt.set_ecn(ecn_mark(queued));
     dt.set_eid(to.eid);
-    match encapsulate(buf, head, hl + sdu_len, &out.encap) {
-        Ok(Framed { head, len, to }) => Verdict::Forward {
-            port: out.port,
-            head,
-            len,
-            to,
-        },
-        Err(reason) => Drop(reason),
-    }
+    leave_by(out, buf, sdu_start - hl, hl + sdu_len)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use o7s_seam::tables::{EthDixEncap, EthLlcEncap, N1Flow, NextHop, ShimFlow, ShimPeer, UdpEncap};
+    use o7s_seam::tables::{EthDixEncap, EthLlcEncap, NextHop, ShimFlow, ShimPeer, UdpEncap};
     use o7s_wire::dt::{DtLayout, DtRepr};
     use o7s_wire::eth::ETHERTYPE_O7S;
-    use o7s_wire::qos::QosCube;
 
     const ME: u64 = 0x0A00_0001;
     const FAR: u64 = 0x0A00_0009;

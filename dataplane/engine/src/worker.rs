@@ -58,7 +58,7 @@ use o7s_seam::punt::{self, Punt};
 use o7s_seam::tables::{DtDest, Egress, PortId, Tables};
 
 use crate::counters::{Counters, PortCounters};
-use crate::forward::{Arrival, Shim, Verdict, encapsulate, originate, process};
+use crate::forward::{Arrival, Shim, Verdict, encapsulate, next_hop, originate_via, process};
 use crate::port::{Port, PortInfo};
 
 /// Frames taken from a port, or from a source ring, per receive call.
@@ -563,6 +563,15 @@ fn put_punt_header(pool: &Pool, buf: &mut Buf, header: &[u8; punt::HEADER_LEN]) 
 }
 
 impl Lanes {
+    /// Frames waiting to leave port `p`: in the port's own queue and in
+    /// this round's lanes (mb-ECN marks by it).
+    fn txq(&self, p: PortId) -> usize {
+        let p = usize::from(p);
+        self.queued.get(p).copied().unwrap_or(0)
+            + self.tx.get(p).map_or(0, Lane::len)
+            + self.tx_to.get(p).map_or(0, Lane::len)
+    }
+
     /// Nothing waits in any lane for a port, an endpoint or the punt ring.
     fn is_idle(&self) -> bool {
         self.tx.iter().all(Lane::is_empty)
@@ -898,25 +907,12 @@ impl Worker {
                 let mut rx = std::mem::take(&mut lanes.rx);
                 for (i, mut buf) in rx.drain(..).enumerate() {
                     let (head, len) = (buf.head(), buf.len());
-                    let Lanes {
-                        tx,
-                        tx_to,
-                        queued,
-                        rx_from,
-                        ..
-                    } = &lanes;
-                    let txq = |p: PortId| {
-                        let p = usize::from(p);
-                        queued.get(p).copied().unwrap_or(0)
-                            + tx.get(p).map_or(0, Lane::len)
-                            + tx_to.get(p).map_or(0, Lane::len)
-                    };
                     let at = Arrival {
                         port: in_port as PortId,
                         shim,
-                        from: rx_from.get(i),
+                        from: lanes.rx_from.get(i),
                     };
-                    let verdict = process(&tables, at, pool.buffer_mut(&mut buf), head, len, txq);
+                    let verdict = process(&tables, at, pool.buffer_mut(&mut buf), head, len, |p| lanes.txq(p));
                     let origin = in_port as Origin;
                     let (buf, reason) = match verdict {
                         Verdict::Forward { port, head, len, to } => {
@@ -1014,11 +1010,15 @@ impl Worker {
                 continue;
             };
             let to = source.to;
-            // The port the burst leaves by: a layer flow's next hop is the
-            // same for the whole burst (one destination, one EID).
-            let port = match &to {
-                SourceTo::Shim(egress) => Some(egress.port),
-                SourceTo::Layer(dest) => next_port(tables, dest),
+            // A layer flow's burst goes to one destination: one next hop
+            // for all of it (none: its SDUs are dropped as NoRoute or
+            // NextHopDown, counted apart).
+            let (port, next) = match &to {
+                SourceTo::Shim(egress) => (Some(egress.port), None),
+                SourceTo::Layer(dest) => match next_hop(tables, dest.cube, dest.dst, dest.eid) {
+                    Ok(out) => (Some(out.port), Some(Ok(out))),
+                    Err(reason) => (None, Some(Err(reason))),
+                },
             };
             let p = port.map_or(usize::MAX, usize::from);
             // What the port could not take last round goes first; no more
@@ -1037,29 +1037,20 @@ impl Worker {
             let shim = lanes.shims.get(p).copied();
             let mut rx = std::mem::take(&mut lanes.rx);
             for mut buf in rx.drain(..) {
-                let framed = match &to {
-                    SourceTo::Shim(egress) => frame_for(pool, buf, egress, shim),
-                    SourceTo::Layer(dest) => {
+                let framed = match (&to, next) {
+                    (SourceTo::Shim(egress), _) => frame_for(pool, buf, egress, shim),
+                    (SourceTo::Layer(dest), Some(Ok(out))) => {
                         let (head, len) = (buf.head(), buf.len());
-                        let txq = |q: PortId| lanes.tx.get(usize::from(q)).map_or(0, Lane::len);
-                        match originate(tables, pool.buffer_mut(&mut buf), head, len, dest, txq) {
-                            Verdict::Forward {
-                                port: out,
-                                head,
-                                len,
-                                to,
-                            } if usize::from(out) == p => {
-                                if buf.reset(head, len).is_ok() {
-                                    Ok((buf, to))
-                                } else {
-                                    Err((buf, DropReason::NoHeadroom))
-                                }
-                            }
-                            Verdict::Forward { .. } => Err((buf, DropReason::NextHopDown)),
+                        let queued = lanes.txq(out.port);
+                        match originate_via(tables, out, pool.buffer_mut(&mut buf), head, len, dest, queued) {
+                            Verdict::Forward { head, len, to, .. } if buf.reset(head, len).is_ok() => Ok((buf, to)),
+                            Verdict::Forward { .. } => Err((buf, DropReason::NoHeadroom)),
                             Verdict::Drop(reason) => Err((buf, reason)),
-                            _ => Err((buf, DropReason::NoRoute)),
+                            Verdict::Deliver { .. } | Verdict::Punt(_) => Err((buf, DropReason::NoRoute)),
                         }
                     }
+                    (SourceTo::Layer(_), Some(Err(reason))) => Err((buf, reason)),
+                    (SourceTo::Layer(_), None) => Err((buf, DropReason::NoRoute)),
                 }
                 .and_then(|(buf, to)| lanes.enqueue(&self.ports, p, buf, to, SOURCED));
                 if let Err((buf, reason)) = framed {
@@ -1205,13 +1196,6 @@ impl Worker {
 /// written in the head room in front of it, or, sent as it is, the
 /// destination a UDP datagram carries in front of it read and stripped
 /// ([`o7s_seam::inject`]). `shim` is the port's (`None`: no such port).
-/// The port a packet to `dest` leaves by now, if the tables route it.
-fn next_port(t: &Tables, dest: &DtDest) -> Option<PortId> {
-    let hop = t.fib[dest.cube as usize].get(&dest.dst)?;
-    let flow = t.select(hop, dest.dst, dest.eid)?;
-    t.flows.get(flow as usize).map(|f| f.port)
-}
-
 fn frame_for(
     pool: &Pool,
     mut buf: Buf,

@@ -15,3 +15,4 @@ pub mod dht;
 pub mod enroll;
 pub mod fa;
 pub mod lsr;
+pub mod member;

@@ -136,6 +136,9 @@ impl Irm {
 
     fn check_flow_limit(&self, pid: u32) -> Result<(), IrmError> {
         let Some(limit) = self.flow_limit else { return Ok(()) };
+        if self.ipcp_pid == Some(pid) {
+            return Ok(());
+        }
         let held = self.flows.values().filter(|f| f.pid == Some(pid)).count();
         if held >= limit {
             return Err(IrmError::TooManyFlows { pid, limit });
@@ -150,15 +153,40 @@ impl Irm {
     /// first, and emits [`IrmEvent::QueryLayers`]. The outcome arrives as
     /// [`IrmEvent::FlowAllocated`] or [`IrmEvent::FlowAllocFailed`].
     pub fn flow_alloc(&mut self, now: Instant, pid: u32, dst: &str, qos: QosSpec) -> Result<FlowId, IrmError> {
+        self.alloc_over(now, pid, dst, qos, None)
+    }
+
+    /// An N-1 flow for unicast or broadcast IPCP `ipcp` (enrolment, a
+    /// connection) to `dst`, held by the IPCPs' process: as
+    /// [`flow_alloc`](Self::flow_alloc), over every layer but the IPCP's
+    /// own.
+    pub fn ipcp_flow_alloc(&mut self, now: Instant, ipcp: &str, dst: &str, qos: QosSpec) -> Result<FlowId, IrmError> {
+        let pid = self.ipcp_pid.ok_or_else(|| IrmError::UnknownIpcp(ipcp.to_owned()))?;
+        let own = self.ipcp(ipcp)?;
+        let layer = own.in_layer().then(|| own.layer.clone()).flatten();
+        self.alloc_over(now, pid, dst, qos, Some((ipcp, layer.as_deref())))
+    }
+
+    fn alloc_over(
+        &mut self,
+        now: Instant,
+        pid: u32,
+        dst: &str,
+        qos: QosSpec,
+        exclude: Option<(&str, Option<&str>)>,
+    ) -> Result<FlowId, IrmError> {
         valid("name", dst)?;
         if !self.process_alive(pid) {
             return Err(IrmError::UnknownProcess(pid));
         }
         self.check_flow_limit(pid)?;
+        let excluded = |name: &str, i: &super::Ipcp| {
+            exclude.is_some_and(|(ipcp, layer)| name == ipcp || (layer.is_some() && i.layer.as_deref() == layer))
+        };
         let mut ranked: Vec<_> = self
             .ipcps
             .iter()
-            .filter(|(_, i)| i.in_layer() && i.ipcp_type != IpcpType::Broadcast)
+            .filter(|(n, i)| i.in_layer() && i.ipcp_type != IpcpType::Broadcast && !excluded(n, i))
             .map(|(n, i)| (i.rank(), n.clone(), i.hash_algo.unwrap_or_default()))
             .collect();
         if ranked.is_empty() {
@@ -301,6 +329,40 @@ impl Irm {
                 hash: hash.to_string(),
             });
         };
+        // A name bound to a unicast or broadcast IPCP in a layer (enrolment
+        // and connections): that IPCP takes the flow, held by irmd.
+        let ipcp_acceptor = self.ipcp_pid.and_then(|pid| {
+            self.ipcps
+                .iter()
+                .find(|(n, i)| n.as_str() != ipcp && i.ipcp_type.enrols() && i.in_layer() && i.names.contains(&name))
+                .map(|(n, _)| (pid, n.clone()))
+        });
+        if let Some((pid, acceptor)) = ipcp_acceptor {
+            let id = self.new_flow_id();
+            self.flows.insert(
+                id,
+                Flow {
+                    pid: Some(pid),
+                    name: name.clone(),
+                    ipcp: Some(ipcp.to_owned()),
+                    hash: Some(hash),
+                    qos,
+                    started: now,
+                    phase: Phase::Allocated,
+                },
+            );
+            self.events.push_back(IrmEvent::IpcpFlowArrived {
+                flow: id,
+                acceptor,
+                name,
+            });
+            self.events.push_back(IrmEvent::RespondOnIpcp {
+                flow: id,
+                ipcp: ipcp.to_owned(),
+                accepted: true,
+            });
+            return Ok(id);
+        }
         let acceptor = self.pick_acceptor(&name);
         let auto = self.auto_start_program(&name);
         let bound_alive = self.processes.keys().any(|&pid| self.process_bound_to(pid, &name));

@@ -60,6 +60,8 @@
 //! | [`IrmEvent::AcceptTimedOut`] | a `flow_accept` with a timeout got nothing | replies -ETIMEDOUT |
 //! | [`IrmEvent::DeallocOnIpcp`] | the application side released an allocated flow | tells the IPCP to release its side (it then calls `ipcp_flow_dealloc`) |
 //! | [`IrmEvent::FlowDown`] | the IPCP side released a flow the process still holds | marks the flow down so reads return EFLOWDOWN |
+//! | [`IrmEvent::ConnectIpcp`] / [`IrmEvent::DisconnectIpcp`] | `ipcp_connect` / `ipcp_disconnect` | the unicast task opens (closes) its management and data-transfer flows |
+//! | [`IrmEvent::IpcpFlowArrived`] | a request for a name bound to a unicast or broadcast IPCP in a layer | hands the flow (held by irmd's own process, [`Irm::set_ipcp_process`]) to that IPCP's task |
 //! | [`IrmEvent::FlowGone`] | both sides released | frees the flow's rings and id |
 //!
 //! # Layer preference
@@ -211,6 +213,27 @@ pub enum IrmEvent {
         /// Whom to enrol with.
         dst: String,
     },
+    /// Open the IPCP's management and/or data-transfer flows to `dst`
+    /// (`irm ipcp connect`).
+    ConnectIpcp {
+        /// The IPCP.
+        ipcp: String,
+        /// The neighbour's name.
+        dst: String,
+        /// One component, or both (management first).
+        component: Option<crate::irm_cli::Component>,
+        /// QoS of the data-transfer flow.
+        qos: QosSpec,
+    },
+    /// Close them (`irm ipcp disconnect`).
+    DisconnectIpcp {
+        /// The IPCP.
+        ipcp: String,
+        /// The neighbour's name.
+        dst: String,
+        /// One component, or both.
+        component: Option<crate::irm_cli::Component>,
+    },
     /// Make `hash` (of `name`) reachable through this IPCP.
     RegisterOnIpcp {
         /// The IPCP.
@@ -318,6 +341,18 @@ pub enum IrmEvent {
         flow: FlowId,
         /// Its process.
         pid: u32,
+    },
+    /// A flow request for a name bound to a unicast or broadcast IPCP
+    /// (its own name or its layer's) arrived and was accepted for it: the
+    /// flow is held by the IPCPs' process ([`Irm::set_ipcp_process`]) on
+    /// behalf of `acceptor`.
+    IpcpFlowArrived {
+        /// The responder's flow.
+        flow: FlowId,
+        /// The IPCP that takes it (not the one it came through).
+        acceptor: String,
+        /// The name it is for.
+        name: String,
     },
     /// Both sides released the flow: free its rings and id.
     FlowGone {
@@ -445,6 +480,9 @@ pub struct Irm {
     next_flow: u32,
     /// Most flows one process may hold ([`Irm::set_flow_limit`]).
     flow_limit: Option<usize>,
+    /// The process that holds the IPCPs' own N-1 flows (irmd's), once
+    /// set ([`Irm::set_ipcp_process`]).
+    ipcp_pid: Option<u32>,
 }
 
 /// A user account as the kernel names it: whom a binding acts for.
@@ -657,6 +695,58 @@ impl Irm {
         Ok(())
     }
 
+    /// `irm ipcp connect`: a unicast IPCP in a layer opens flows to `dst`
+    /// ([`IrmEvent::ConnectIpcp`]).
+    pub fn ipcp_connect(
+        &mut self,
+        name: &str,
+        dst: &str,
+        component: Option<crate::irm_cli::Component>,
+        qos: QosSpec,
+    ) -> Result<(), IrmError> {
+        self.check_connects(name, dst, "connect")?;
+        self.events.push_back(IrmEvent::ConnectIpcp {
+            ipcp: name.to_owned(),
+            dst: dst.to_owned(),
+            component,
+            qos,
+        });
+        Ok(())
+    }
+
+    /// `irm ipcp disconnect` ([`IrmEvent::DisconnectIpcp`]).
+    pub fn ipcp_disconnect(
+        &mut self,
+        name: &str,
+        dst: &str,
+        component: Option<crate::irm_cli::Component>,
+    ) -> Result<(), IrmError> {
+        self.check_connects(name, dst, "disconnect")?;
+        self.events.push_back(IrmEvent::DisconnectIpcp {
+            ipcp: name.to_owned(),
+            dst: dst.to_owned(),
+            component,
+        });
+        Ok(())
+    }
+
+    fn check_connects(&self, name: &str, dst: &str, operation: &str) -> Result<(), IrmError> {
+        valid("name", dst)?;
+        let ipcp = self.ipcp(name)?;
+        if !ipcp.ipcp_type.enrols() {
+            return Err(IrmError::BadLayerType {
+                ipcp: name.to_owned(),
+                ipcp_type: ipcp.ipcp_type,
+                operation: operation.to_owned(),
+                expected: "unicast or broadcast",
+            });
+        }
+        if !ipcp.in_layer() {
+            return Err(IrmError::NotBootstrapped(name.to_owned()));
+        }
+        Ok(())
+    }
+
     /// Enrolment finished: the IPCP is in `layer`, which names with `algo`.
     pub fn ipcp_enrolled(&mut self, name: &str, layer: &str, algo: HashAlgo) -> Result<(), IrmError> {
         valid("layer name", layer)?;
@@ -724,6 +814,22 @@ impl Irm {
             },
         );
         Ok(())
+    }
+
+    /// Makes `pid` (irmd's own) the process that holds the unicast and
+    /// broadcast IPCPs' N-1 flows: those they allocate
+    /// ([`Irm::ipcp_flow_alloc`]) and those that arrive for names bound to
+    /// them ([`IrmEvent::IpcpFlowArrived`]). It never exits, takes no part
+    /// in `flow_accept`, and no flow limit applies to it.
+    pub fn set_ipcp_process(&mut self, pid: u32) -> Result<(), IrmError> {
+        self.process_started(pid, None)?;
+        self.ipcp_pid = Some(pid);
+        Ok(())
+    }
+
+    /// The process holding the IPCPs' own flows, if set.
+    pub fn ipcp_process(&self) -> Option<u32> {
+        self.ipcp_pid
     }
 
     /// Whether `pid` is a living process known to the IRM.

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use o7s_wire::hash::{HashAlgo, hash_name};
+use o7s_wire::qos::QosSpec;
 
 use super::*;
 use crate::ipcp_config::{BootstrapConfig, LocalConfig};
@@ -259,15 +260,42 @@ fn enroll_creates_a_unicast_ipcp_and_starts_enrolment() {
 }
 
 #[test]
-fn connect_and_disconnect_check_the_ipcp_then_say_they_are_not_supported_yet() {
+fn connect_and_disconnect_check_the_ipcp_then_ask_its_task() {
     let mut irm = setup(&[
         "ipcp bootstrap type local name lo layer lo",
         "ipcp bootstrap type unicast name u layer net",
         "ipcp create name idle type unicast",
+        "ipcp create name bc type broadcast",
     ]);
     drain(&mut irm);
 
-    let e = refused(&mut irm, "ipcp connect name u dst peer");
+    ok(&mut irm, "ipcp connect name u dst peer");
+    ok(&mut irm, "ipcp connect name u dst peer component dt qos voice");
+    ok(&mut irm, "ipcp disconnect name u dst peer component mgmt");
+    use crate::irm_cli::Component as K;
+    assert_eq!(
+        drain(&mut irm),
+        [
+            IrmEvent::ConnectIpcp {
+                ipcp: "u".to_owned(),
+                dst: "peer".to_owned(),
+                component: None,
+                qos: QosSpec::RAW,
+            },
+            IrmEvent::ConnectIpcp {
+                ipcp: "u".to_owned(),
+                dst: "peer".to_owned(),
+                component: Some(K::Dt),
+                qos: QosSpec::VOICE,
+            },
+            IrmEvent::DisconnectIpcp {
+                ipcp: "u".to_owned(),
+                dst: "peer".to_owned(),
+                component: Some(K::Mgmt),
+            },
+        ]
+    );
+    let e = refused(&mut irm, "ipcp connect name bc dst peer");
     assert!(
         matches!(
             e,
@@ -279,22 +307,6 @@ fn connect_and_disconnect_check_the_ipcp_then_say_they_are_not_supported_yet() {
         "{e:?}"
     );
     assert_eq!(e.errno(), -ENOTSUP);
-    let text = e.to_string();
-    assert!(
-        text.contains("irm ipcp connect") && text.contains("not available yet") && text.contains("unicast"),
-        "{text}"
-    );
-    let e = refused(&mut irm, "ipcp disconnect name u dst peer component dt");
-    assert!(
-        matches!(
-            e,
-            ExecError::Unsupported {
-                command: "irm ipcp disconnect",
-                ..
-            }
-        ),
-        "{e:?}"
-    );
 
     let e = refused(&mut irm, "ipcp connect name nope dst peer");
     assert_eq!(e, ExecError::Irm(IrmError::UnknownIpcp("nope".to_owned())));

@@ -21,9 +21,12 @@
 //!
 //! A process's connection is its life line: when it closes (exit, kill),
 //! irmd releases the process's flows and, once the kernel says the process
-//! is gone, returns its pool buffers. The IPCPs run as tasks here; of the
-//! layer types only `local` has a task so far, and bootstrapping any other
-//! type is refused with a message saying so.
+//! is gone, returns its pool buffers. The IPCPs run as tasks here: local,
+//! the shims (eth-dix, eth-llc, udp4, udp6) and unicast ([`unicast`]: one
+//! unicast layer per irmd, whose N-1 flows irmd holds itself as the IRM's
+//! IPCP process); broadcast IPCPs are refused with a message saying so.
+//! `irm ipcp enroll` and `irm ipcp connect` are answered once the flows
+//! they open are up, as the C tool waits for them.
 
 pub mod access;
 pub mod conns;
@@ -33,6 +36,7 @@ pub mod log_budget;
 pub mod plane;
 pub mod shim;
 pub mod sys;
+pub mod unicast;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -58,6 +62,7 @@ use crate::irmd_config::IrmdConfig;
 use std::net::{IpAddr, SocketAddr};
 
 use o7s_dataplane::backend::ShimPortSpec;
+use o7s_seam::punt::PuntCause;
 use o7s_seam::tables::PortId;
 
 use crate::ipcp::eth::EthShim;
@@ -71,6 +76,7 @@ use self::local::LocalIpcp;
 use self::log_budget::LogBudget;
 use self::plane::{FlowRings, Plane};
 use self::shim::{Ends, EthLink, ShimIpcp, ShimTask, UdpLink};
+use self::unicast::{Outcome, UnicastTask};
 
 /// Entries per flow ring (each direction).
 pub const FLOW_RING_ENTRIES: u32 = 1024;
@@ -174,6 +180,23 @@ enum Task {
     Local(LocalIpcp),
     Eth(ShimTask<EthLink>),
     Udp(ShimTask<UdpLink>),
+    Unicast(Box<UnicastTask>),
+}
+
+/// How long an operator's `irm ipcp enroll` or `connect` waits for the
+/// flows it opened.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An operator's command that waits for a unicast IPCP's flows.
+#[derive(Debug)]
+struct Waiting {
+    caller: Caller,
+    ipcp: String,
+    /// An enrolment (else: connections on `flows`).
+    enrol: bool,
+    flows: Vec<FlowId>,
+    failed: Option<String>,
+    deadline: Instant,
 }
 
 /// mio tokens besides the listener's and the connections' (which count up
@@ -214,6 +237,10 @@ struct Daemon {
     ipcp_failure: Option<String>,
     /// Complaints about what processes send.
     malformed_log: LogBudget,
+    /// Set while a command runs: what its reply waits for.
+    waits_for: Option<Waiting>,
+    /// Operators' commands waiting for IPCP flows.
+    waiting: Vec<Waiting>,
 }
 
 /// Runs irmd until `stop` is set (SIGTERM/SIGINT in the binary).
@@ -276,11 +303,31 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<(), IrmdError> {
         reclaim_until: None,
         ipcp_failure: None,
         malformed_log: LogBudget::per_second(),
+        waits_for: None,
+        waiting: Vec::new(),
     };
+    // irmd holds the unicast IPCPs' own N-1 flows.
+    daemon
+        .irm
+        .set_ipcp_process(std::process::id())
+        .map_err(|e| IrmdError::Plane(e.to_string()))?;
     let result = daemon.start(options, &listener, &path, stop);
     let _ = std::fs::remove_file(&path);
     daemon.shutdown();
     result
+}
+
+/// The connection-manager components of `irm ipcp connect` (management
+/// first) or `disconnect` (data transfer first).
+fn components(c: Option<crate::irm_cli::Component>, disconnect: bool) -> Vec<crate::ipcp::unicast::cacep::Component> {
+    use crate::ipcp::unicast::cacep::Component as C;
+    use crate::irm_cli::Component as K;
+    match (c, disconnect) {
+        (Some(K::Mgmt), _) => vec![C::Management],
+        (Some(K::Dt), _) => vec![C::DataTransfer],
+        (None, false) => vec![C::Management, C::DataTransfer],
+        (None, true) => vec![C::DataTransfer, C::Management],
+    }
 }
 
 fn error(code: i32, message: impl Into<String>) -> reply::Body {
@@ -363,8 +410,13 @@ impl Daemon {
         let mut last_tick = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             let now = Instant::now();
-            // Punts already waiting: do not sleep.
-            let punted = self.plane.arm();
+            // Punts or SDUs on irmd's own flows already waiting: do not sleep.
+            let mut punted = self.plane.arm();
+            for t in self.tasks.values_mut() {
+                if let Task::Unicast(u) = t {
+                    punted |= u.arm();
+                }
+            }
             let wake = [self.irm.poll_timeout(), self.conns.wake_at(now), self.tasks_timeout()]
                 .into_iter()
                 .flatten()
@@ -377,6 +429,11 @@ impl Daemon {
                 Err(e) => return Err(e),
             }
             self.plane.disarm();
+            for t in self.tasks.values_mut() {
+                if let Task::Unicast(u) = t {
+                    u.disarm();
+                }
+            }
             let now = Instant::now();
             let mut accept = false;
             for event in &events {
@@ -411,6 +468,7 @@ impl Daemon {
                 self.irm.handle_timeout(now);
                 self.drain_events(now);
             }
+            self.settle(now);
             self.close_doomed(now);
             if now.duration_since(last_tick) >= TICK {
                 last_tick = now;
@@ -621,8 +679,20 @@ impl Daemon {
             HashMap::new()
         };
         let stats = |ipcp: &str| counted.get(ipcp).cloned().unwrap_or_default();
+        self.waits_for = None;
         let result = exec::execute(&mut self.irm, now, &cmd, &account, &stats);
         self.drain_events(now);
+        if result.is_ok()
+            && self.ipcp_failure.is_none()
+            && let Some(mut w) = self.waits_for.take()
+        {
+            // Replied once the IPCP's flows are up (enrolment, connect).
+            w.caller = caller;
+            self.waiting.push(w);
+            self.settle(now);
+            return;
+        }
+        self.waits_for = None;
         let body = match (result, self.ipcp_failure.take()) {
             (Err(e), _) => error(-e.errno(), e.to_string()),
             (Ok(_), Some(failure)) => {
@@ -640,6 +710,55 @@ impl Daemon {
             }
         };
         self.reply(caller, body, &[]);
+    }
+
+    /// Replies to the operators' commands whose IPCP flows came up or
+    /// failed, or that waited too long.
+    fn settle(&mut self, now: Instant) {
+        let mut outcomes: Vec<(String, Outcome)> = Vec::new();
+        for (name, t) in &mut self.tasks {
+            if let Task::Unicast(u) = t {
+                outcomes.extend(u.take_outcomes().into_iter().map(|o| (name.clone(), o)));
+            }
+        }
+        for (ipcp, outcome) in outcomes {
+            let Some(w) = self.waiting.iter_mut().find(|w| {
+                w.ipcp == ipcp
+                    && match &outcome {
+                        Outcome::Enrolled { .. } | Outcome::EnrolFailed(_) => w.enrol,
+                        Outcome::Connected(f) | Outcome::ConnectFailed(f, _) => w.flows.contains(f),
+                    }
+            }) else {
+                continue;
+            };
+            match outcome {
+                Outcome::Enrolled { .. } => w.enrol = false,
+                Outcome::EnrolFailed(why) => {
+                    w.enrol = false;
+                    w.failed = Some(format!("enrolment of {ipcp:?} failed: {why}"));
+                }
+                Outcome::Connected(f) => w.flows.retain(|x| *x != f),
+                Outcome::ConnectFailed(f, why) => {
+                    w.flows.retain(|x| *x != f);
+                    w.failed.get_or_insert(why);
+                }
+            }
+        }
+        let (done, left): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|w| (!w.enrol && w.flows.is_empty()) || w.deadline <= now);
+        self.waiting = left;
+        for w in done {
+            let body = match (w.failed, !w.enrol && w.flows.is_empty()) {
+                (Some(why), _) => error(errno::ECONNREFUSED, why),
+                (None, true) => reply::Body::Output(rpc::Output { text: String::new() }),
+                (None, false) => error(
+                    errno::ETIMEDOUT,
+                    format!("IPCP {:?}: no answer within {} s", w.ipcp, OPERATION_TIMEOUT.as_secs()),
+                ),
+            };
+            self.reply(w.caller, body, &[]);
+        }
     }
 
     fn flow_alloc(&mut self, now: Instant, caller: Caller, pid: u32, a: rpc::FlowAlloc) {
@@ -744,17 +863,52 @@ impl Daemon {
                     tracing::info!(%ipcp, "IPCP destroyed");
                 }
             }
-            IrmEvent::EnrollIpcp { ipcp, dst } => {
-                let _ = self.irm.ipcp_enroll_failed(&ipcp);
-                let message = format!("cannot enrol IPCP {ipcp:?} with {dst:?}: enrolment is not in o7s yet");
-                tracing::warn!("{message}");
-                self.ipcp_failure = Some(message);
+            IrmEvent::EnrollIpcp { ipcp, dst } => self.enrol(now, &ipcp, &dst),
+            IrmEvent::ConnectIpcp {
+                ipcp,
+                dst,
+                component,
+                qos,
+            } => {
+                let components = components(component, false);
+                let opened = self.with_unicast(&ipcp, |t, ctx| t.connect(now, ctx, &dst, &components, qos));
+                match opened {
+                    Some(Ok(flows)) => {
+                        self.waits_for = Some(Waiting {
+                            caller: Caller { conn: 0, id: 0 },
+                            ipcp,
+                            enrol: false,
+                            flows,
+                            failed: None,
+                            deadline: now + OPERATION_TIMEOUT,
+                        });
+                    }
+                    Some(Err(why)) => self.ipcp_failure = Some(format!("cannot connect {ipcp:?} to {dst:?}: {why}")),
+                    None => self.ipcp_failure = Some(format!("IPCP {ipcp:?} has no unicast task")),
+                }
+            }
+            IrmEvent::DisconnectIpcp { ipcp, dst, component } => {
+                let components = components(component, true);
+                let n = self.with_unicast(&ipcp, |t, ctx| t.disconnect(now, ctx, &dst, &components));
+                tracing::info!(%ipcp, %dst, flows = n.unwrap_or(0), "disconnected");
+            }
+            IrmEvent::IpcpFlowArrived { flow, acceptor, name } => {
+                tracing::info!(%flow, %acceptor, %name, "N-1 flow arrived for an IPCP");
+                if self
+                    .with_unicast(&acceptor, |t, ctx| t.n1_arrived(now, ctx, flow))
+                    .is_none()
+                {
+                    let _ = self.irm.flow_dealloc(std::process::id(), flow);
+                }
             }
             IrmEvent::RegisterOnIpcp { ipcp, name, hash } => {
                 match self.tasks.get_mut(&ipcp) {
                     Some(Task::Local(lo)) => lo.register(hash),
                     Some(Task::Eth(t)) => t.core.register(hash),
                     Some(Task::Udp(t)) => t.core.register(hash),
+                    Some(Task::Unicast(_)) => {
+                        self.with_unicast(&ipcp, |t, ctx| t.register(now, ctx, hash));
+                    }
                     None => return,
                 }
                 tracing::info!(%name, %ipcp, "name registered");
@@ -764,6 +918,9 @@ impl Daemon {
                     Some(Task::Local(lo)) => lo.unregister(&hash),
                     Some(Task::Eth(t)) => t.core.unregister(&hash),
                     Some(Task::Udp(t)) => t.core.unregister(&hash),
+                    Some(Task::Unicast(_)) => {
+                        self.with_unicast(&ipcp, |t, ctx| t.unregister(now, ctx, &hash));
+                    }
                     None => return,
                 }
                 tracing::info!(%name, %ipcp, "name unregistered");
@@ -776,6 +933,10 @@ impl Daemon {
                             self.with_shim(&ipcp, |t, ctx| t.query(now, ctx, flow, hash));
                             continue;
                         }
+                        Some(Task::Unicast(_)) => {
+                            self.with_unicast(&ipcp, |t, ctx| t.query(now, ctx, flow, hash));
+                            continue;
+                        }
                         None => false,
                     };
                     // Once decided, later answers are refused; fine.
@@ -783,8 +944,26 @@ impl Daemon {
                 }
             }
             IrmEvent::AllocateOnIpcp { flow, ipcp, hash, qos } => {
-                if !self.with_shim(&ipcp, |t, ctx| t.allocate(now, ctx, flow, hash, qos)) {
+                if self.with_shim(&ipcp, |t, ctx| t.allocate(now, ctx, flow, hash, qos)) {
+                    return;
+                }
+                if self
+                    .with_unicast(&ipcp, |t, ctx| t.allocate(now, ctx, flow, hash, qos))
+                    .is_none()
+                {
                     self.allocate_on(now, flow, &ipcp, hash, qos);
+                }
+            }
+            IrmEvent::FlowAllocated { flow, pid, .. } if self.irm.ipcp_process() == Some(pid) => {
+                if let Some(ipcp) = self.unicast_holding(flow) {
+                    self.with_unicast(&ipcp, |t, ctx| t.n1_allocated(now, ctx, flow));
+                }
+            }
+            IrmEvent::FlowAllocFailed { flow, pid, reason } if self.irm.ipcp_process() == Some(pid) => {
+                if let Some(ipcp) = self.unicast_holding(flow) {
+                    let why = format!("{reason:?}");
+                    self.ends.remove(&flow);
+                    self.with_unicast(&ipcp, |t, ctx| t.n1_failed(now, ctx, flow, &why));
                 }
             }
             IrmEvent::FlowAllocated { flow, pid, qos } => {
@@ -829,6 +1008,12 @@ impl Daemon {
                 if self.with_shim(&ipcp, |t, ctx| t.respond(now, ctx, flow, accepted)) {
                     return;
                 }
+                if self
+                    .with_unicast(&ipcp, |t, ctx| t.respond(now, ctx, flow, accepted))
+                    .is_some()
+                {
+                    return;
+                }
                 if let Some(Task::Local(lo)) = self.tasks.get_mut(&ipcp) {
                     let Some(requester) = lo.peer(flow) else { return };
                     if !accepted {
@@ -857,6 +1042,9 @@ impl Daemon {
                 if self.with_shim(&ipcp, |t, ctx| t.dealloc(ctx, flow)) {
                     return;
                 }
+                if self.with_unicast(&ipcp, |t, ctx| t.dealloc(now, ctx, flow)).is_some() {
+                    return;
+                }
                 if let Some(ends) = self.ends.get(&flow) {
                     // Wakes both ends' readers; the peer's reads end.
                     ends.rings.rx.close();
@@ -869,6 +1057,16 @@ impl Daemon {
                 let _ = self.irm.ipcp_flow_dealloc(&ipcp, flow);
                 if let Some(peer) = peer {
                     let _ = self.irm.ipcp_flow_dealloc(&ipcp, peer);
+                }
+            }
+            IrmEvent::FlowDown { flow, pid } if self.irm.ipcp_process() == Some(pid) => {
+                match self.unicast_holding(flow) {
+                    Some(ipcp) => {
+                        self.with_unicast(&ipcp, |t, ctx| t.n1_down(now, ctx, flow));
+                    }
+                    None => {
+                        let _ = self.irm.flow_dealloc(pid, flow);
+                    }
                 }
             }
             IrmEvent::FlowDown { flow, pid } => {
@@ -901,6 +1099,82 @@ impl Daemon {
         true
     }
 
+    /// Runs `f` on the unicast task `ipcp`, if it is one.
+    fn with_unicast<R>(&mut self, ipcp: &str, f: impl FnOnce(&mut UnicastTask, &mut shim::Ctx<'_>) -> R) -> Option<R> {
+        let Some(Task::Unicast(task)) = self.tasks.get_mut(ipcp) else {
+            return None;
+        };
+        let mut ctx = shim::Ctx {
+            irm: &mut self.irm,
+            plane: &mut self.plane,
+            ends: &mut self.ends,
+        };
+        Some(f(task, &mut ctx))
+    }
+
+    /// The unicast task holding N-1 flow `flow`.
+    fn unicast_holding(&self, flow: FlowId) -> Option<String> {
+        self.tasks.iter().find_map(|(name, t)| match t {
+            Task::Unicast(u) if u.holds(flow) => Some(name.clone()),
+            _ => None,
+        })
+    }
+
+    /// Whether a unicast task runs: the dataplane's tables hold one layer.
+    fn unicast_running(&self) -> Option<&str> {
+        self.tasks.iter().find_map(|(name, t)| match t {
+            Task::Unicast(_) => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
+    /// `irm ipcp enroll`: a unicast IPCP's task starts enrolling through
+    /// `dst`; the operator's reply waits for the outcome.
+    fn enrol(&mut self, now: Instant, ipcp: &str, dst: &str) {
+        let unicast = !self.irm.ipcp_list(Some(ipcp), None, Some(IpcpType::Unicast)).is_empty();
+        let refused = if !unicast {
+            Some(format!(
+                "cannot enrol IPCP {ipcp:?}: broadcast IPCPs have no control logic in o7s yet"
+            ))
+        } else {
+            self.unicast_running().map(|other| {
+                format!(
+                    "cannot enrol IPCP {ipcp:?}: unicast IPCP {other:?} runs already, and this irmd's dataplane holds one unicast layer"
+                )
+            })
+        };
+        if let Some(message) = refused {
+            let _ = self.irm.ipcp_enroll_failed(ipcp);
+            tracing::warn!("{message}");
+            self.ipcp_failure = Some(message);
+            return;
+        }
+        let mut ctx = shim::Ctx {
+            irm: &mut self.irm,
+            plane: &mut self.plane,
+            ends: &mut self.ends,
+        };
+        match UnicastTask::enrol(ipcp, now, &mut ctx, dst) {
+            Ok(task) => {
+                self.tasks.insert(ipcp.to_owned(), Task::Unicast(Box::new(task)));
+                self.waits_for = Some(Waiting {
+                    caller: Caller { conn: 0, id: 0 },
+                    ipcp: ipcp.to_owned(),
+                    enrol: true,
+                    flows: Vec::new(),
+                    failed: None,
+                    deadline: now + OPERATION_TIMEOUT,
+                });
+            }
+            Err(why) => {
+                let _ = self.irm.ipcp_enroll_failed(ipcp);
+                let message = format!("cannot enrol IPCP {ipcp:?} through {dst:?}: {why}");
+                tracing::warn!("{message}");
+                self.ipcp_failure = Some(message);
+            }
+        }
+    }
+
     /// Starts the task of a bootstrapped IPCP; on failure says why in
     /// `ipcp_failure` (the command is undone).
     fn bootstrap(&mut self, ipcp: &str, layer: &str, config: &BootstrapConfig) {
@@ -910,9 +1184,22 @@ impl Daemon {
             BootstrapConfig::EthLlc(c) => self.start_eth(ipcp, &c.dev, EthShim::Llc, config),
             BootstrapConfig::Udp4(c) => self.start_udp(ipcp, SocketAddr::from((c.ip, c.port)), c.dns.map(IpAddr::V4)),
             BootstrapConfig::Udp6(c) => self.start_udp(ipcp, SocketAddr::from((c.ip, c.port)), c.dns.map(IpAddr::V6)),
-            BootstrapConfig::Unicast(_) | BootstrapConfig::Broadcast => {
-                Err(format!("{} IPCPs have no control logic in o7s yet", config.ipcp_type()))
-            }
+            BootstrapConfig::Unicast(c) => match self.unicast_running() {
+                Some(other) => Err(format!(
+                    "unicast IPCP {other:?} runs already, and this irmd's dataplane holds one unicast layer"
+                )),
+                None => {
+                    let mut ctx = shim::Ctx {
+                        irm: &mut self.irm,
+                        plane: &mut self.plane,
+                        ends: &mut self.ends,
+                    };
+                    let layer_config = crate::ipcp::unicast::enroll::LayerConfig::unicast(layer, *c);
+                    let task = UnicastTask::bootstrap(ipcp, Instant::now(), &mut ctx, layer_config);
+                    Ok(Task::Unicast(Box::new(task)))
+                }
+            },
+            BootstrapConfig::Broadcast => Err(format!("{} IPCPs have no control logic in o7s yet", config.ipcp_type())),
         };
         match started {
             Ok(task) => {
@@ -966,22 +1253,49 @@ impl Daemon {
         Ok(Task::Udp(ShimTask::new(ipcp, port, link, ShimConfig::udp())))
     }
 
-    /// Hands every punted management frame to the shim task of its port.
+    /// Hands every punted management frame to the shim task of its port,
+    /// and every DT packet for a layer component to the unicast task.
     fn punts(&mut self, now: Instant) {
-        let mut frames: Vec<(PortId, Option<SocketAddr>, Vec<u8>)> = Vec::new();
+        let mut frames: Vec<(PortId, PuntCause, Vec<u8>)> = Vec::new();
         self.plane
-            .punts(|port, from, frame| frames.push((port, from, frame.to_vec())));
-        for (port, from, frame) in frames {
-            let ipcp = self.tasks.iter().find_map(|(name, t)| match t {
-                Task::Eth(s) if s.port == port => Some(name.clone()),
-                Task::Udp(s) if s.port == port => Some(name.clone()),
+            .punts(|port, cause, frame| frames.push((port, cause, frame.to_vec())));
+        for (port, cause, frame) in frames {
+            let shim = self.tasks.iter().find_map(|(name, t)| match t {
+                Task::Eth(s) if s.port == port => Some((name.clone(), Some(s.link.shim))),
+                Task::Udp(s) if s.port == port => Some((name.clone(), None)),
                 _ => None,
             });
-            if let Some(ipcp) = ipcp {
-                self.with_shim(&ipcp, |t, ctx| t.receive(now, ctx, &frame, from));
+            let Some((ipcp, eth)) = shim else { continue };
+            match cause {
+                PuntCause::ShimMgmt { from } => {
+                    self.with_shim(&ipcp, |t, ctx| t.receive(now, ctx, &frame, from));
+                }
+                PuntCause::LayerMgmt { .. } => {
+                    let dt = match eth {
+                        Some(EthShim::Dix { .. }) => o7s_wire::dix::parse_frame(&frame).ok().map(|(_, _, p)| p),
+                        Some(EthShim::Llc) => o7s_wire::llc::LlcFrame::new_checked(&frame[..])
+                            .ok()
+                            .map(|f| &frame[o7s_wire::llc::HEADER_LEN..o7s_wire::llc::HEADER_LEN + f.payload().len()]),
+                        None => frame.get(o7s_wire::udp::HEADER_LEN..),
+                    };
+                    if let Some(u) = self.unicast_running().map(str::to_owned) {
+                        self.with_unicast(&u, |t, ctx| t.punted(now, ctx, dt));
+                    }
+                }
             }
         }
+        for name in self.unicast_names() {
+            self.with_unicast(&name, |t, ctx| t.read_flows(now, ctx));
+        }
         self.drain_events(now);
+    }
+
+    fn unicast_names(&self) -> Vec<String> {
+        self.tasks
+            .iter()
+            .filter(|(_, t)| matches!(t, Task::Unicast(_)))
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// The shim tasks' deadlines and directory answers.
@@ -995,6 +1309,9 @@ impl Daemon {
         for ipcp in names {
             self.with_shim(&ipcp, |t, ctx| t.tick(now, ctx));
         }
+        for name in self.unicast_names() {
+            self.with_unicast(&name, |t, ctx| t.tick(now, ctx));
+        }
         self.drain_events(now);
     }
 
@@ -1004,6 +1321,7 @@ impl Daemon {
             .filter_map(|t| match t {
                 Task::Eth(s) => s.poll_timeout(),
                 Task::Udp(s) => s.poll_timeout(),
+                Task::Unicast(u) => u.poll_timeout(),
                 Task::Local(_) => None,
             })
             .min()
@@ -1015,6 +1333,7 @@ impl Daemon {
         let (port, control) = match self.tasks.get(ipcp) {
             Some(Task::Eth(t)) => (t.port, t.counters()),
             Some(Task::Udp(t)) => (t.port, t.counters()),
+            Some(Task::Unicast(u)) => return u.counters(),
             _ => return Vec::new(),
         };
         let snap = self.plane.counters(port);

@@ -24,13 +24,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use o7s_dataplane::backend::{BackendError, ShimPortSpec};
+use o7s_dataplane::forward::{self, Verdict};
 use o7s_dataplane::port::PortInfo;
 use o7s_dataplane::worker::Idle;
 use o7s_dataplane::{Command, Dataplane};
 use o7s_mem::{Buf, Consumer, Pool, PoolCache, Producer, Ring};
 use o7s_seam::punt::{Punt, PuntCause};
-use o7s_seam::tables::{Egress, Encap, PortId, ShimFlow, ShimPeer, demux_key};
+use o7s_seam::tables::{DtDest, Egress, Encap, Fib, N1Flow, PortId, ShimFlow, ShimPeer, demux_key};
 use o7s_seam::{Snapshot, Tables};
+use o7s_wire::qos::QosCube;
 
 /// Entries of the punt and injection rings.
 const CONTROL_RING: u32 = 1024;
@@ -63,6 +65,8 @@ pub enum PlaneError {
     RingFull(PortId),
     #[error("no port {0}")]
     NoPort(PortId),
+    #[error("cannot send into the layer: {0}")]
+    NoRoute(o7s_seam::DropReason),
 }
 
 /// A flow's two rings, seen from the application: it reads `rx` (the
@@ -82,11 +86,40 @@ impl FlowRings {
     }
 }
 
+/// irmd's ends of a flow it holds itself ([`Plane::own_ends`]).
+#[derive(Debug)]
+pub struct OwnEnds {
+    rx: Consumer,
+    tx: Producer,
+}
+
+impl OwnEnds {
+    /// Before irmd sleeps: a kick when SDUs arrive; true when some wait.
+    pub fn arm(&mut self) -> bool {
+        self.rx.arm_kick()
+    }
+
+    pub fn disarm(&mut self) {
+        self.rx.disarm_kick();
+    }
+}
+
 /// What the dataplane holds for one flow over a shim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowHandle {
     port: PortId,
     eid: u32,
+    endpoint: u32,
+    source: u32,
+    peer: ShimPeer,
+    encap: Encap,
+}
+
+/// What the dataplane holds for one flow of the unicast layer: its
+/// endpoint (by EID) and its layer source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerFlowHandle {
+    eid: u64,
     endpoint: u32,
     source: u32,
 }
@@ -266,9 +299,9 @@ impl Plane {
         }
     }
 
-    /// Takes every punted frame: `f(port, from, frame)` (`from` for UDP
-    /// ports), then frees it. Returns how many.
-    pub fn punts(&mut self, mut f: impl FnMut(PortId, Option<SocketAddr>, &[u8])) -> usize {
+    /// Takes every punted frame: `f(port, cause, frame)`, then frees it.
+    /// Returns how many.
+    pub fn punts(&mut self, mut f: impl FnMut(PortId, PuntCause, &[u8])) -> usize {
         let _ = o7s_mem::sys::eventfd_drain(self.kick.as_fd());
         let mut n = 0;
         loop {
@@ -281,15 +314,54 @@ impl Plane {
                 let desc = o7s_mem::Desc::new(buf.index(), buf.head() as u16, buf.len() as u16);
                 if let Ok(punt) = Punt::read(desc, octets) {
                     let frame = &octets[o7s_seam::punt::HEADER_LEN..];
-                    let from = match punt.cause {
-                        PuntCause::ShimMgmt { from } => from,
-                        PuntCause::LayerMgmt { .. } => None,
-                    };
-                    f(punt.port, from, frame);
+                    f(punt.port, punt.cause, frame);
                     n += 1;
                 }
                 self.cache.free(buf);
             }
+        }
+    }
+
+    /// irmd's ends of a flow it holds itself (an IPCP's N-1 flow): it
+    /// reads `rings.rx` and writes `rings.tx`.
+    pub fn own_ends(&self, rings: &FlowRings) -> Result<OwnEnds, PlaneError> {
+        let rx = rings.rx.consumer(self.cache.slot())?;
+        let mut tx = rings.tx.producer()?;
+        tx.set_kick(self.dp.kick_fd(WORKER)?);
+        Ok(OwnEnds { rx, tx })
+    }
+
+    /// Reads every SDU waiting on `ends`: `f(sdu)`. Returns how many.
+    pub fn read_own(&mut self, ends: &mut OwnEnds, mut f: impl FnMut(&[u8])) -> usize {
+        let mut n = 0;
+        loop {
+            self.burst.clear();
+            if self.cache.recv(&mut ends.rx, &mut self.burst, 64) == 0 {
+                return n;
+            }
+            for buf in self.burst.drain(..) {
+                f(self.pool.data(&buf));
+                self.cache.free(buf);
+                n += 1;
+            }
+        }
+    }
+
+    /// Writes one SDU on `ends`.
+    pub fn write_own(&mut self, ends: &mut OwnEnds, sdu: &[u8]) -> Result<(), PlaneError> {
+        let mut buf = self.cache.alloc().ok_or(PlaneError::NoBuffer)?;
+        if buf.append(sdu.len()).is_err() {
+            self.cache.free(buf);
+            return Err(PlaneError::Io(io::Error::other("SDU does not fit a buffer")));
+        }
+        self.pool.data_mut(&mut buf).copy_from_slice(sdu);
+        self.burst.clear();
+        self.burst.push(buf);
+        if self.cache.send(&mut ends.tx, &mut self.burst) == 1 {
+            Ok(())
+        } else {
+            self.cache.free_burst(&mut self.burst);
+            Err(PlaneError::Io(io::Error::other("the flow's send ring is full")))
         }
     }
 
@@ -333,9 +405,15 @@ impl Plane {
             eid,
             endpoint,
             source,
+            peer,
+            encap,
         };
         let result = (|| -> Result<OwnedFd, PlaneError> {
-            let producer = rings.rx.producer()?;
+            let mut producer = rings.rx.producer()?;
+            // A reader in irmd (an IPCP's own flow) sleeps in irmd's epoll
+            // on the punt eventfd: the kick fires only for a consumer that
+            // armed it, so applications' futex waits are untouched.
+            producer.set_kick(self.kick.try_clone()?);
             self.dp.apply(
                 WORKER,
                 Command::SetEndpoint {
@@ -386,6 +464,163 @@ impl Plane {
         );
         self.free_sources.push(h.source);
         self.free_endpoints.push(h.endpoint);
+    }
+
+    /// Makes the attached shim flow `h` an N-1 flow of the unicast layer
+    /// called `name`, in `cube`: DT packets arriving on it are forwarded or
+    /// delivered by the tables, and it is a next hop; what the flow's rings
+    /// held is theirs no more. Returns the flow's index in the tables.
+    pub fn to_n1(&mut self, h: FlowHandle, name: String, cube: QosCube) -> Result<u32, PlaneError> {
+        let mut id = 0;
+        self.dp.update(|t: &mut Tables| {
+            t.shim_flows.remove(&demux_key(h.port, h.eid));
+            let flow = N1Flow {
+                name,
+                port: h.port,
+                encap: h.encap,
+                cube,
+                up: true,
+            };
+            // Slots of flows that went down are not reused: the routes
+            // may name them until they are computed again.
+            id = t.add_flow(flow, h.eid);
+        });
+        let _ = self.dp.apply(WORKER, Command::RemoveSource { index: h.source });
+        let _ = self.dp.apply(
+            WORKER,
+            Command::SetEndpoint {
+                index: h.endpoint,
+                ring: None,
+            },
+        );
+        self.free_sources.push(h.source);
+        self.free_endpoints.push(h.endpoint);
+        self.dp.sync(SYNC)?;
+        Ok(id)
+    }
+
+    /// N-1 flow `id` of the unicast layer is down: no next hop any more,
+    /// and what arrives on its (port, EID) is no longer its.
+    pub fn n1_down(&mut self, id: u32) {
+        self.dp.update(|t: &mut Tables| {
+            if let Some(f) = t.flows.get_mut(id as usize) {
+                f.up = false;
+            }
+            t.demux.retain(|_, f| *f != id);
+        });
+    }
+
+    /// This member's address and the layer's TTL, as enrolment or
+    /// bootstrap set them.
+    pub fn set_layer(&mut self, address: u64, max_ttl: u8) {
+        self.dp.update(|t: &mut Tables| {
+            t.address = address;
+            t.max_ttl = max_ttl;
+        });
+    }
+
+    /// New forwarding tables for the layer, one per cube, swapped in whole.
+    pub fn set_fib(&mut self, fib: [Fib; 3]) {
+        self.dp.update(|t: &mut Tables| t.fib = fib);
+    }
+
+    /// Makes `rings` a flow of the unicast layer with local EID `eid`: DT
+    /// packets to `eid` here go to `rings.rx`, what the application writes
+    /// to `rings.tx` leaves with a DT header to `to`. Returns once the
+    /// worker has taken it, with the fd the application kicks the worker
+    /// through.
+    pub fn attach_layer_flow(
+        &mut self,
+        eid: u64,
+        to: DtDest,
+        rings: &FlowRings,
+    ) -> Result<(LayerFlowHandle, OwnedFd), PlaneError> {
+        let handle = LayerFlowHandle {
+            eid,
+            endpoint: self.new_endpoint(),
+            source: self.new_source(),
+        };
+        let result = (|| -> Result<OwnedFd, PlaneError> {
+            let mut producer = rings.rx.producer()?;
+            producer.set_kick(self.kick.try_clone()?);
+            self.dp.apply(
+                WORKER,
+                Command::SetEndpoint {
+                    index: handle.endpoint,
+                    ring: Some(producer),
+                },
+            )?;
+            let worker_end = Ring::attach(rings.tx.fd().try_clone_to_owned()?)?;
+            self.dp.apply(
+                WORKER,
+                Command::AddLayerSource {
+                    index: handle.source,
+                    ring: worker_end,
+                    to,
+                },
+            )?;
+            self.dp.update(|t: &mut Tables| {
+                t.endpoints.insert(eid, handle.endpoint);
+            });
+            self.dp.sync(SYNC)?;
+            Ok(self.dp.kick_fd(WORKER)?)
+        })();
+        match result {
+            Ok(kick) => Ok((handle, kick)),
+            Err(e) => {
+                self.detach_layer_flow(handle);
+                Err(e)
+            }
+        }
+    }
+
+    /// Undoes [`attach_layer_flow`](Self::attach_layer_flow).
+    pub fn detach_layer_flow(&mut self, h: LayerFlowHandle) {
+        self.dp.update(|t: &mut Tables| {
+            t.endpoints.remove(&h.eid);
+        });
+        let _ = self.dp.apply(WORKER, Command::RemoveSource { index: h.source });
+        let _ = self.dp.apply(
+            WORKER,
+            Command::SetEndpoint {
+                index: h.endpoint,
+                ring: None,
+            },
+        );
+        self.free_sources.push(h.source);
+        self.free_endpoints.push(h.endpoint);
+    }
+
+    /// Sends `payload` to component `eid` of member `dst` of the unicast
+    /// layer: a DT packet, framed for the next hop the tables give, as the
+    /// worker frames an application's (`forward::originate`), handed to
+    /// the worker on that port's injection ring.
+    pub fn send_dt(&mut self, dst: u64, eid: u64, cube: QosCube, payload: &[u8]) -> Result<(), PlaneError> {
+        const ROOM: usize = 128;
+        let tables = self.dp.tables();
+        let mut buf = vec![0u8; ROOM + payload.len()];
+        buf[ROOM..].copy_from_slice(payload);
+        let to = DtDest { dst, eid, cube };
+        match forward::originate(&tables, &mut buf, ROOM, payload.len(), &to, |_| 0) {
+            Verdict::Forward { port, head, len, to } => {
+                let frame = &buf[head..head + len];
+                let copy = |b: &mut [u8]| {
+                    let have = b.len();
+                    let dst = b.get_mut(..frame.len()).ok_or(o7s_wire::WireError::Truncated {
+                        need: frame.len(),
+                        have,
+                    })?;
+                    dst.copy_from_slice(frame);
+                    Ok(frame.len())
+                };
+                match to {
+                    Some(to) => self.send_to(port, to, copy),
+                    None => self.send(port, copy),
+                }
+            }
+            Verdict::Drop(reason) => Err(PlaneError::NoRoute(reason)),
+            _ => Err(PlaneError::NoRoute(o7s_seam::DropReason::NoRoute)),
+        }
     }
 
     /// What the dataplane counted for `port`.

@@ -31,7 +31,7 @@ use crate::ipcp::shim::{Dest, MgmtDrop, MgmtMsg, PeerAddr, ShimConfig, ShimCore,
 use crate::ipcp::udp::directory::{Directory, Family};
 use crate::irm::{FlowId, Irm, oap};
 
-use super::plane::{FlowHandle, FlowRings, Plane, PlaneError};
+use super::plane::{FlowHandle, FlowRings, LayerFlowHandle, Plane, PlaneError};
 
 /// How a shim meets its peers: addressing, framing of management
 /// messages, and the encapsulation of its flows.
@@ -209,6 +209,8 @@ pub struct Ends {
     pub rings: FlowRings,
     pub kick: Option<OwnedFd>,
     pub handle: Option<FlowHandle>,
+    /// For a flow of a unicast layer: what the dataplane holds of it.
+    pub layer: Option<LayerFlowHandle>,
 }
 
 impl Ends {
@@ -219,6 +221,7 @@ impl Ends {
             rings,
             kick: None,
             handle: None,
+            layer: None,
         }
     }
 }

@@ -70,6 +70,9 @@ pub enum MemberEvent {
     },
     /// Enrolment failed; the member is back where it started.
     EnrolFailed { why: String },
+    /// A connection this member requested (not an enrolment) is up, or
+    /// failed.
+    Connected { flow: FlowId, ok: bool },
     /// N-1 flow `flow` carries DT packets to and from neighbour `nb`.
     DtUp { flow: FlowId, nb: Addr },
     /// N-1 flow `flow` no longer does.
@@ -345,6 +348,9 @@ impl Member {
             | Some(N1::Enrolling { .. }) => {
                 self.enrol_failed("the flow to the member went down".to_owned());
             }
+            Some(N1::Requested { .. } | N1::Answering { .. }) => {
+                self.events.push_back(MemberEvent::Connected { flow, ok: false });
+            }
             Some(N1::Mgmt) => {
                 if let Some(run) = &mut self.run {
                     run.lsdb.mgmt_down(u64::from(flow.0));
@@ -383,10 +389,17 @@ impl Member {
         match state {
             N1::Requested { .. } => self.drop_for(MemberDrop::Unexpected),
             N1::Answering { component, .. } => match cacep::check_answer(component, sdu) {
-                Ok(nb) => self.component_up(now, flow, component, nb, true),
+                Ok(nb) => {
+                    self.component_up(now, flow, component, nb, true);
+                    if component != Component::Enrollment {
+                        self.events.push_back(MemberEvent::Connected { flow, ok: true });
+                    }
+                }
                 Err(_) => {
                     if component == Component::Enrollment {
                         self.enrol_failed("the member has no enrolment component".to_owned());
+                    } else {
+                        self.events.push_back(MemberEvent::Connected { flow, ok: false });
                     }
                     self.close(flow, MemberDrop::Cacep);
                 }
@@ -624,19 +637,27 @@ impl Member {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        let late: Vec<(FlowId, bool)> = self
+        // (flow, enrolling, a connection this member asked for)
+        let mut late: Vec<(FlowId, bool, bool)> = self
             .n1
             .iter()
             .filter_map(|(&f, s)| match s {
-                N1::Answering { by, component } if *by <= now => Some((f, *component == Component::Enrollment)),
-                N1::Enrolling { by, .. } if *by <= now => Some((f, true)),
-                N1::Accepting { by } | N1::Serving { by, .. } if *by <= now => Some((f, false)),
+                N1::Answering { by, component } if *by <= now => {
+                    let enrolling = *component == Component::Enrollment;
+                    Some((f, enrolling, !enrolling))
+                }
+                N1::Enrolling { by, .. } if *by <= now => Some((f, true, false)),
+                N1::Accepting { by } | N1::Serving { by, .. } if *by <= now => Some((f, false, false)),
                 _ => None,
             })
             .collect();
-        for (flow, enrolling) in late {
+        late.sort_by_key(|l| l.0);
+        for (flow, enrolling, connecting) in late {
             if enrolling {
                 self.enrol_failed("the member did not answer in time".to_owned());
+            }
+            if connecting {
+                self.events.push_back(MemberEvent::Connected { flow, ok: false });
             }
             let why = if enrolling { MemberDrop::Oep } else { MemberDrop::Cacep };
             self.close(flow, why);

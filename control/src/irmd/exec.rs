@@ -28,7 +28,7 @@
 //! **Enrolment is asynchronous here.** The C tool waits for the enrolment
 //! to finish before it checks the layer learned against `layer` and binds
 //! the IPCP to the layer's name. [`Irm::ipcp_enroll`] only starts it (the
-//! IPCP is [`IpcpState::Enrolling`]); the layer check, and the layer-name
+//! IPCP is [`IpcpState::Enrolling`](crate::irm::IpcpState::Enrolling)); the layer check, and the layer-name
 //! binding when `layer` was not given, are for whoever completes the
 //! enrolment ([`Irm::ipcp_enrolled`]).
 //!

@@ -203,6 +203,7 @@ struct Waiting {
 /// from 1).
 const PUNTS: mio::Token = mio::Token(usize::MAX - 1);
 const WAKER: mio::Token = mio::Token(usize::MAX - 2);
+const LINKS: mio::Token = mio::Token(usize::MAX - 3);
 
 /// Where a reply goes.
 #[derive(Debug, Clone, Copy)]
@@ -241,6 +242,10 @@ struct Daemon {
     waits_for: Option<Waiting>,
     /// Operators' commands waiting for IPCP flows.
     waiting: Vec<Waiting>,
+    /// Readable when an interface changes (netlink), if it could open.
+    links: Option<std::os::fd::OwnedFd>,
+    /// The Ethernet ports' interfaces, and whether each was up.
+    port_links: HashMap<PortId, (String, bool)>,
 }
 
 /// Runs irmd until `stop` is set (SIGTERM/SIGINT in the binary).
@@ -275,6 +280,19 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<(), IrmdError> {
     let punt_fd = std::os::fd::AsRawFd::as_raw_fd(&plane.punt_fd());
     poll.registry()
         .register(&mut SourceFd(&punt_fd), PUNTS, Interest::READABLE)?;
+    // Link changes: a link gone takes the N-1 flows over it down at once.
+    let links = match sys::link_watch() {
+        Ok(fd) => {
+            let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+            poll.registry()
+                .register(&mut SourceFd(&raw), LINKS, Interest::READABLE)?;
+            Some(fd)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch links: a lost link is noticed by link state's timeout only");
+            None
+        }
+    };
     // Listening last: a process that can connect finds irmd whole.
     let listener = o7s_app::sys::seqpacket_listen(&path).map_err(|source| IrmdError::Listen {
         path: path.clone(),
@@ -305,6 +323,8 @@ pub fn run(options: &Options, stop: &AtomicBool) -> Result<(), IrmdError> {
         malformed_log: LogBudget::per_second(),
         waits_for: None,
         waiting: Vec::new(),
+        links,
+        port_links: HashMap::new(),
     };
     // irmd holds the unicast IPCPs' own N-1 flows.
     daemon
@@ -436,9 +456,14 @@ impl Daemon {
             }
             let now = Instant::now();
             let mut accept = false;
+            let mut links_changed = false;
             for event in &events {
                 if event.token() == LISTENER {
                     accept = true;
+                    continue;
+                }
+                if event.token() == LINKS {
+                    links_changed = true;
                     continue;
                 }
                 if event.token() == PUNTS || event.token() == WAKER {
@@ -461,6 +486,9 @@ impl Daemon {
                 }
             }
             self.conns.close_refused(now);
+            if links_changed {
+                self.check_links(now);
+            }
             self.punts(now);
             self.serve_ready(now, &mut buf);
             self.tick_tasks(now);
@@ -856,6 +884,7 @@ impl Daemon {
                 if let Some(task) = self.tasks.remove(&ipcp) {
                     if let Task::Eth(t) = &task {
                         self.plane.remove_port(t.port);
+                        self.port_links.remove(&t.port);
                     }
                     if let Task::Udp(t) = &task {
                         self.plane.remove_port(t.port);
@@ -1112,6 +1141,33 @@ impl Daemon {
         Some(f(task, &mut ctx))
     }
 
+    /// Looks at the Ethernet ports' links after a netlink event: a link
+    /// that went down takes the unicast layer's N-1 flows over it down.
+    fn check_links(&mut self, now: Instant) {
+        if let Some(fd) = &self.links {
+            sys::drain(std::os::fd::AsFd::as_fd(fd));
+        }
+        let mut down = Vec::new();
+        for (port, (dev, up)) in &mut self.port_links {
+            let now_up = sys::link_up(dev);
+            if now_up != *up {
+                *up = now_up;
+                if now_up {
+                    tracing::info!(dev = %dev, port, "link up");
+                } else {
+                    tracing::warn!(dev = %dev, port, "link down");
+                    down.push(*port);
+                }
+            }
+        }
+        for port in down {
+            for name in self.unicast_names() {
+                self.with_unicast(&name, |t, ctx| t.port_down(now, ctx, port));
+            }
+        }
+        self.drain_events(now);
+    }
+
     /// The unicast task holding N-1 flow `flow`.
     fn unicast_holding(&self, flow: FlowId) -> Option<String> {
         self.tasks.iter().find_map(|(name, t)| match t {
@@ -1229,6 +1285,7 @@ impl Daemon {
             return Err(format!("interface {dev} has no MAC address"));
         };
         tracing::info!(%ipcp, dev, %mac, mtu = info.mtu, backend = %info.kind, "eth port open");
+        self.port_links.insert(port, (dev.to_owned(), sys::link_up(dev)));
         let hash_len = config.dir_hash_algo().digest_len();
         let shim_config = match shim {
             EthShim::Dix { .. } => ShimConfig::eth_dix(hash_len),

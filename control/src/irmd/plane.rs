@@ -115,6 +115,13 @@ pub struct FlowHandle {
     encap: Encap,
 }
 
+impl FlowHandle {
+    /// The port the flow runs over.
+    pub fn port(&self) -> PortId {
+        self.port
+    }
+}
+
 /// What the dataplane holds for one flow of the unicast layer: its
 /// endpoint (by EID) and its layer source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -468,8 +475,8 @@ impl Plane {
 
     /// Makes the attached shim flow `h` an N-1 flow of the unicast layer
     /// called `name`, in `cube`: DT packets arriving on it are forwarded or
-    /// delivered by the tables, and it is a next hop; what the flow's rings
-    /// held is theirs no more. Returns the flow's index in the tables.
+    /// delivered by the tables, and it is a next hop. Returns the flow's
+    /// index in the tables.
     pub fn to_n1(&mut self, h: FlowHandle, name: String, cube: QosCube) -> Result<u32, PlaneError> {
         let mut id = 0;
         self.dp.update(|t: &mut Tables| {
@@ -485,16 +492,10 @@ impl Plane {
             // may name them until they are computed again.
             id = t.add_flow(flow, h.eid);
         });
-        let _ = self.dp.apply(WORKER, Command::RemoveSource { index: h.source });
-        let _ = self.dp.apply(
-            WORKER,
-            Command::SetEndpoint {
-                index: h.endpoint,
-                ring: None,
-            },
-        );
-        self.free_sources.push(h.source);
-        self.free_endpoints.push(h.endpoint);
+        // The flow's rings stay attached until it is released
+        // (detach_flow): what was written on them last (the CACEP answer)
+        // still leaves; nothing arrives on them any more, since the
+        // demux takes the flow's frames first.
         self.dp.sync(SYNC)?;
         Ok(id)
     }

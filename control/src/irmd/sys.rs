@@ -154,3 +154,60 @@ mod tests {
         assert!(after >= before);
     }
 }
+
+/// A netlink socket that becomes readable when a network interface of
+/// this namespace changes (RTMGRP_LINK): irmd's cue to look at its ports'
+/// links. Non-blocking; what it reads is only drained ([`drain`]).
+pub fn link_watch() -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: socket(2) with constant arguments; the fd is owned at once.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh socket no one else owns.
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_nl is plain data; zeroed is a valid value.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    addr.nl_groups = libc::RTMGRP_LINK as u32;
+    // SAFETY: addr is a sockaddr_nl of the size passed.
+    let ret = unsafe {
+        libc::bind(
+            fd,
+            (&raw const addr).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    o7s_mem::sys::cvt(ret)?;
+    Ok(owned)
+}
+
+/// Reads and forgets everything waiting on a non-blocking socket.
+pub fn drain(fd: std::os::fd::BorrowedFd<'_>) {
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; 8192];
+    loop {
+        // SAFETY: buf is writable for its length.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+        if n <= 0 {
+            return;
+        }
+    }
+}
+
+/// Whether interface `dev` of this namespace is up with a carrier
+/// (`operstate` up, or unknown for links that do not report one).
+pub fn link_up(dev: &str) -> bool {
+    let path = format!("/sys/class/net/{dev}/operstate");
+    match std::fs::read_to_string(path) {
+        Ok(state) => matches!(state.trim(), "up" | "unknown"),
+        Err(_) => false,
+    }
+}

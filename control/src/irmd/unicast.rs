@@ -218,6 +218,21 @@ impl UnicastTask {
         self.pump(now, ctx);
     }
 
+    /// The link under `port` went down: every N-1 flow over it is down
+    /// (the dataplane's alternates take over at once, the routes follow).
+    pub fn port_down(&mut self, now: Instant, ctx: &mut Ctx<'_>, port: o7s_seam::tables::PortId) {
+        let flows: Vec<FlowId> = self
+            .own
+            .keys()
+            .copied()
+            .filter(|f| ctx.ends.get(f).and_then(|e| e.handle).is_some_and(|h| h.port() == port))
+            .collect();
+        for flow in flows {
+            tracing::warn!(ipcp = %self.ipcp, %flow, port, "N-1 flow lost with its link");
+            self.n1_down(now, ctx, flow);
+        }
+    }
+
     fn release(&mut self, now: Instant, ctx: &mut Ctx<'_>, flow: FlowId) {
         let _ = now;
         self.own.remove(&flow);
@@ -463,11 +478,13 @@ impl UnicastTask {
     }
 
     /// The tables of `routes`: each next hop named by the data-transfer
-    /// flow to it, the same for every cube.
+    /// flow to it (the newest, when a neighbour reconnected: shims have no
+    /// release message, so an older one may be dead at the other end), the
+    /// same for every cube.
     fn fib(&self, routes: &Routes) -> [Fib; 3] {
         let mut by_nb: HashMap<Addr, u32> = HashMap::new();
         for &(id, nb) in self.dt.values() {
-            by_nb.entry(nb).and_modify(|f| *f = (*f).min(id)).or_insert(id);
+            by_nb.entry(nb).and_modify(|f| *f = (*f).max(id)).or_insert(id);
         }
         let mut fib = Fib::default();
         for (&dst, hops) in &routes.table {

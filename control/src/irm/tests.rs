@@ -932,3 +932,94 @@ fn flow_alloc_without_any_layer_is_refused() {
     );
     assert_eq!(irm, before);
 }
+
+// ----- the IPCPs' own flows ---------------------------------------------------
+
+const IRMD: u32 = 1;
+
+/// A udp4 layer "u" and a unicast IPCP "net.a" bootstrapped in "net",
+/// bound to its own name and the layer's; irmd is the IPCPs' process.
+fn with_member() -> Irm {
+    let mut irm = Irm::new();
+    irm.set_ipcp_process(IRMD).unwrap();
+    irm.ipcp_create("udp", IpcpType::Udp4).unwrap();
+    irm.ipcp_bootstrap("udp", "u", &udp4()).unwrap();
+    irm.ipcp_create("net.a", IpcpType::Unicast).unwrap();
+    let config = BootstrapConfig::Unicast(crate::ipcp_config::UnicastConfig::default());
+    irm.ipcp_bootstrap("net.a", "net", &config).unwrap();
+    irm.bind_ipcp("net.a", "net.a").unwrap();
+    irm.bind_ipcp("net.a", "net").unwrap();
+    irm.name_register("net", &[], &strings(&["u"])).unwrap();
+    drain(&mut irm);
+    irm
+}
+
+/// `name` hashed as the udp layer hashes.
+fn in_udp(irm: &Irm, name: &str) -> NameHash {
+    let algo = irm.ipcp_list(Some("udp"), None, None)[0].hash_algo.unwrap();
+    hash_name(algo, name)
+}
+
+#[test]
+fn a_flow_for_a_name_bound_to_a_unicast_ipcp_goes_to_that_ipcp_held_by_irmd() {
+    let mut irm = with_member();
+    let t = Instant::now();
+    let flow = irm
+        .flow_request_arrived(t, "udp", in_udp(&irm, "net"), QosSpec::RAW)
+        .unwrap();
+    assert_eq!(
+        drain(&mut irm),
+        [
+            IrmEvent::IpcpFlowArrived {
+                flow,
+                acceptor: "net.a".to_owned(),
+                name: "net".to_owned(),
+            },
+            IrmEvent::RespondOnIpcp {
+                flow,
+                ipcp: "udp".to_owned(),
+                accepted: true,
+            },
+        ]
+    );
+    // irmd releases it like any process, and the IPCP below follows.
+    irm.flow_dealloc(IRMD, flow).unwrap();
+    assert_eq!(
+        drain(&mut irm),
+        [IrmEvent::DeallocOnIpcp {
+            flow,
+            ipcp: "udp".to_owned(),
+        }]
+    );
+}
+
+#[test]
+fn an_ipcp_s_own_flow_is_allocated_over_the_layers_below_never_its_own() {
+    let mut irm = with_member();
+    let t = Instant::now();
+    let flow = irm.ipcp_flow_alloc(t, "net.a", "net.b", QosSpec::RAW).unwrap();
+    let [IrmEvent::QueryLayers { hashes_per_ipcp, .. }] = &drain(&mut irm)[..] else {
+        panic!("one query")
+    };
+    assert_eq!(
+        hashes_per_ipcp,
+        &[("udp".to_owned(), in_udp(&irm, "net.b"))],
+        "not net.a's own layer"
+    );
+    irm.query_answered(flow, "udp", true).unwrap();
+    irm.alloc_reply(flow, "udp", Ok(())).unwrap();
+    let events = drain(&mut irm);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, IrmEvent::FlowAllocated { flow: f, pid: IRMD, .. } if *f == flow)),
+        "{events:?}"
+    );
+    // No flow limit holds irmd back.
+    irm.set_flow_limit(Some(1));
+    irm.ipcp_flow_alloc(t, "net.a", "net.c", QosSpec::RAW).unwrap();
+    assert!(matches!(
+        irm.ipcp_flow_alloc(t, "nope", "net.c", QosSpec::RAW),
+        Err(IrmError::UnknownIpcp(_))
+    ));
+}

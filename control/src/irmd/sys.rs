@@ -134,27 +134,6 @@ pub fn spawn_as(path: &Path, args: &[String], env: &[(&str, &Path)], account: &A
     cmd.spawn()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn groups_are_found_by_name_or_number() {
-        assert_eq!(group_id("0").unwrap(), 0);
-        assert_eq!(group_id("root").unwrap(), 0);
-        assert_eq!(group_id("4242").unwrap(), 4242);
-        let e = group_id("no-such-group-o7s").unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::NotFound);
-        assert!(e.to_string().contains("no-such-group-o7s"), "{e}");
-    }
-
-    #[test]
-    fn the_fd_limit_only_goes_up() {
-        let (before, after) = raise_fd_limit().unwrap();
-        assert!(after >= before);
-    }
-}
-
 /// A netlink socket that becomes readable when a network interface of
 /// this namespace changes (RTMGRP_LINK): irmd's cue to look at its ports'
 /// links. Non-blocking; what it reads is only drained ([`drain`]).
@@ -209,5 +188,26 @@ pub fn link_up(dev: &str) -> bool {
     match std::fs::read_to_string(path) {
         Ok(state) => matches!(state.trim(), "up" | "unknown"),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_found_by_name_or_number() {
+        assert_eq!(group_id("0").unwrap(), 0);
+        assert_eq!(group_id("root").unwrap(), 0);
+        assert_eq!(group_id("4242").unwrap(), 4242);
+        let e = group_id("no-such-group-o7s").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(e.to_string().contains("no-such-group-o7s"), "{e}");
+    }
+
+    #[test]
+    fn the_fd_limit_only_goes_up() {
+        let (before, after) = raise_fd_limit().unwrap();
+        assert!(after >= before);
     }
 }

@@ -6,6 +6,8 @@
  * frame per read() and per write(), poll(), and three ioctls (info,
  * counters, reset). README.md beside this file describes the ABI.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/compat.h>
 #include <linux/fs.h>
 #include <linux/idr.h>

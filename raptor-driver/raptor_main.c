@@ -17,7 +17,6 @@
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/version.h>
 
 #include "raptor_drv.h"
 
@@ -45,9 +44,13 @@ MODULE_PARM_DESC(rx_ring,
 		 "RX descriptors per port, a power of two, 8-4096 (default 256): the receive queue's bound");
 
 struct workqueue_struct *raptor_wq;
-static struct class *raptor_class;
 static dev_t raptor_devt;
 static DEFINE_IDA(raptor_ida);
+
+/* static, and registered: the same call before and after Linux 6.4 */
+static struct class raptor_class = {
+	.name = KBUILD_MODNAME,
+};
 
 /*
  * The ABI's structs are mirrored by the o7s raptor IPCP in Rust: their
@@ -452,7 +455,7 @@ struct raptor_port *raptor_port_create(struct device *parent,
 
 	/* from here on, put_device() frees the port and its index */
 	device_initialize(&port->dev);
-	port->dev.class = raptor_class;
+	port->dev.class = &raptor_class;
 	port->dev.parent = parent;
 	port->dev.devt = MKDEV(MAJOR(raptor_devt), index);
 	port->dev.release = raptor_port_release;
@@ -558,15 +561,9 @@ static int __init raptor_init(void)
 	if (ret)
 		return ret;
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
-	raptor_class = class_create(KBUILD_MODNAME);
-#else
-	raptor_class = class_create(THIS_MODULE, KBUILD_MODNAME);
-#endif
-	if (IS_ERR(raptor_class)) {
-		ret = PTR_ERR(raptor_class);
+	ret = class_register(&raptor_class);
+	if (ret)
 		goto unregister_region;
-	}
 
 	/* the polls and the loopback's card: high priority, any CPU */
 	raptor_wq = alloc_workqueue(KBUILD_MODNAME, WQ_HIGHPRI, 0);
@@ -590,7 +587,7 @@ destroy_loop:
 destroy_wq:
 	destroy_workqueue(raptor_wq);
 destroy_class:
-	class_destroy(raptor_class);
+	class_unregister(&raptor_class);
 unregister_region:
 	unregister_chrdev_region(raptor_devt, RAPTOR_MAX_PORTS);
 	return ret;
@@ -601,7 +598,7 @@ static void __exit raptor_exit(void)
 	raptor_pci_exit();
 	raptor_loop_destroy();
 	destroy_workqueue(raptor_wq);
-	class_destroy(raptor_class);
+	class_unregister(&raptor_class);
 	unregister_chrdev_region(raptor_devt, RAPTOR_MAX_PORTS);
 	/* every port released its index: a leak shows here */
 	WARN_ON(!ida_is_empty(&raptor_ida));

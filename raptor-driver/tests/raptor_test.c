@@ -33,6 +33,8 @@ _Static_assert(sizeof(struct raptor_info) == 64, "raptor_info");
 _Static_assert(sizeof(struct raptor_counters) == 128, "raptor_counters");
 _Static_assert(sizeof(struct raptor_reset) == 8, "raptor_reset");
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 static const char *path = "/dev/raptor0";
 /* An address no process maps, hidden from the compiler's checks. */
 static void *volatile bad_addr = (void *)8;
@@ -194,7 +196,7 @@ static void test_echo(int fd)
 	c = counters(fd);
 	check(all_zero(&c, sizeof(c)), "counters zero after reset");
 
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		size_t len = sizes[i];
 		ssize_t r;
 
@@ -204,8 +206,8 @@ static void test_echo(int fd)
 		      r);
 		memset(in, 0, sizeof(in));
 		r = read(fd, in, sizeof(in));
-		check(r == (ssize_t)len && frame_ok(in, len, (uint8_t)(2 + i),
-						     (uint32_t)i),
+		check(r == (ssize_t)len &&
+		      frame_ok(in, len, (uint8_t)(2 + i), (uint32_t)i),
 		      "read it back whole (%zd octets)", r);
 		bytes += len;
 	}

@@ -294,16 +294,17 @@ static long raptor_ioc_info(struct raptor_port *port, void __user *uarg)
 	info.mtu = RAPTOR_MAX_FRAME;
 	info.min_frame = RAPTOR_MIN_FRAME;
 	info.header_len = RAPTOR_HEADER_LEN;
-	info.tx_ring_size = port->tx.size;
-	info.rx_ring_size = port->rx.size;
 	info.index = port->index;
 	info.hw_version = port->hw_version;
 
+	/* after a removal the rings are gone, their sizes with them */
 	spin_lock(&port->lock);
 	if (port->dead) {
 		spin_unlock(&port->lock);
 		return -ENODEV;
 	}
+	info.tx_ring_size = port->tx.size;
+	info.rx_ring_size = port->rx.size;
 	if (port->running)
 		info.flags |= RAPTOR_INFO_F_RUNNING;
 	spin_unlock(&port->lock);

@@ -163,6 +163,16 @@ static u32 raptor_tx_clean(struct raptor_port *port, u32 budget)
 	return n;
 }
 
+/*
+ * Tells the card about the RX slots given back. Not while stopped: the
+ * final poll of a reset or a removal gives slots back to no card.
+ */
+static void raptor_rx_kick(struct raptor_port *port)
+{
+	if (port->running)
+		port->ops->rx_kick(port, port->rx_post);
+}
+
 /* Gives the oldest RX slot back to the card. */
 static void raptor_rx_repost(struct raptor_port *port)
 {
@@ -237,7 +247,7 @@ static u32 raptor_rx_poll(struct raptor_port *port, u32 budget, u32 *frames)
 		n++;
 	}
 	if (raptor_rx_recycle(port))
-		port->ops->rx_kick(port, port->rx_post);
+		raptor_rx_kick(port);
 	return n;
 }
 
@@ -248,7 +258,7 @@ void raptor_rx_consume(struct raptor_port *port)
 	port->rx_avail--;
 	raptor_rx_repost(port);
 	raptor_rx_recycle(port);
-	port->ops->rx_kick(port, port->rx_post);
+	raptor_rx_kick(port);
 }
 
 /*
@@ -282,7 +292,7 @@ int raptor_rings_start(struct raptor_port *port)
 
 	spin_lock(&port->lock);
 	port->running = true;
-	port->ops->rx_kick(port, port->rx_post);
+	raptor_rx_kick(port);
 	spin_unlock(&port->lock);
 	return 0;
 }

@@ -58,9 +58,11 @@ struct raptor_info {
 
 /*
  * struct raptor_counters: RAPTOR_IOC_COUNTERS, 128 octets. Every counter
- * counts from the device's creation or the last RAPTOR_RESET_COUNTERS,
- * and never wraps in practice (64 bits). A frame is counted once: sent,
- * received, or dropped for exactly one reason.
+ * counts from the device's creation or the last RAPTOR_RESET_COUNTERS
+ * (64 bits: no wrap in practice). A written frame is counted once, in
+ * tx_frames, tx_drop_error or tx_drop_reset; an arriving frame once, in
+ * rx_frames, rx_drop_no_buffer, rx_drop_bad_length or rx_drop_error;
+ * rx_drop_reset counts those of rx_frames that a reset discarded unread.
  */
 struct raptor_counters {
 	__u64 tx_frames;	/* frames the card (or loopback) sent */

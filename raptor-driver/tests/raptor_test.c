@@ -545,7 +545,106 @@ static void test_concurrent(int fd)
 	      "concurrent: read %u = received %llu, + %llu dropped = sent",
 	      got, (unsigned long long)c.rx_frames,
 	      (unsigned long long)c.rx_drop_no_buffer);
-	printf("concurrent: %.2f s\n", now() - t0);
+	printf("note: concurrent: %.2f s\n", now() - t0);
+}
+
+/*
+ * Resets while a writer and a reader run: nothing hangs, nothing is lost
+ * unaccounted. Every frame written is sent or counted as discarded by a
+ * reset, and every frame received is read or counted as discarded.
+ */
+static void test_reset_under_load(int fd)
+{
+	enum { FRAMES = 3000, RESETS = 30 };
+	static uint8_t buf[RAPTOR_PAGE_LEN];
+	int stop[2], result[2], status = -1, i, ok = 1;
+	uint32_t writes = 0, reads = 0;
+	struct raptor_counters c;
+	pid_t writer, reader;
+	double end;
+
+	reset(fd, RAPTOR_RESET_ALL);
+	if (pipe(stop) || pipe(result)) {
+		check(0, "pipe: %s", strerror(errno));
+		return;
+	}
+
+	writer = fork();
+	if (writer == 0) {
+		int wfd = open_dev(O_WRONLY);
+		uint32_t n = 0;
+
+		for (i = 0; i < FRAMES; i++) {
+			make_frame(buf, 64 + i % 1000, 20, i);
+			if (write(wfd, buf, 64 + i % 1000) == 64 + i % 1000)
+				n++;
+		}
+		_exit(write(result[1], &n, sizeof(n)) == sizeof(n) ? 0 : 1);
+	}
+
+	reader = fork();
+	if (reader == 0) {
+		int rfd = open_dev(O_RDONLY | O_NONBLOCK);
+		uint32_t n = 0;
+
+		close(stop[1]);
+		for (;;) {
+			struct pollfd p[2] = {
+				{ .fd = rfd, .events = POLLIN },
+				{ .fd = stop[0], .events = POLLIN },
+			};
+
+			if (poll(p, 2, 1000) < 0)
+				continue;
+			if (p[1].revents)
+				break;
+			while (read(rfd, buf, sizeof(buf)) > 0)
+				n++;
+		}
+		_exit(write(result[1], &n, sizeof(n)) == sizeof(n) ? 0 : 1);
+	}
+	close(stop[0]);
+
+	/* resets all along the writer's run, RESETS at least */
+	for (i = 0; i < RESETS || waitpid(writer, &status, WNOHANG) == 0;
+	     i++) {
+		sleep_ms(2);
+		reset(fd, RAPTOR_RESET_RINGS);
+	}
+	printf("note: reset under load: %d resets\n", i);
+	ok &= WIFEXITED(status) && !WEXITSTATUS(status);
+	ok &= read(result[0], &writes, sizeof(writes)) == sizeof(writes);
+
+	/* all written frames sent or discarded, then stop the reader */
+	end = now() + 10;
+	do {
+		c = counters(fd);
+	} while (c.tx_frames + c.tx_drop_reset < writes && now() < end &&
+		 (sleep_ms(5), 1));
+	close(stop[1]);
+	waitpid(reader, &status, 0);
+	ok &= WIFEXITED(status) && !WEXITSTATUS(status);
+	ok &= read(result[0], &reads, sizeof(reads)) == sizeof(reads);
+	close(result[0]);
+	close(result[1]);
+
+	/* what the reader left is discarded, and counted, by one more reset */
+	reset(fd, RAPTOR_RESET_RINGS);
+	c = counters(fd);
+	check(ok, "reset under load: writer and reader done");
+	check(writes == FRAMES, "reset under load: %u of %u writes done",
+	      writes, FRAMES);
+	check(c.tx_frames + c.tx_drop_reset == writes && !c.tx_drop_error,
+	      "reset under load: written %u = sent %llu + discarded %llu",
+	      writes, (unsigned long long)c.tx_frames,
+	      (unsigned long long)c.tx_drop_reset);
+	check(c.rx_frames == reads + c.rx_drop_reset &&
+	      c.rx_frames + c.rx_drop_no_buffer == c.tx_frames &&
+	      !c.rx_drop_error && !c.rx_drop_bad_length,
+	      "reset under load: received %llu = read %u + discarded %llu; + %llu dropped = sent",
+	      (unsigned long long)c.rx_frames, reads,
+	      (unsigned long long)c.rx_drop_reset,
+	      (unsigned long long)c.rx_drop_no_buffer);
 }
 
 int main(int argc, char **argv)
@@ -567,6 +666,7 @@ int main(int argc, char **argv)
 	test_bounded(fd);
 	test_reset(fd);
 	test_concurrent(fd);
+	test_reset_under_load(fd);
 	close(fd);
 
 	printf("raptor_test: %u passed, %u failed\n", passed, failed);

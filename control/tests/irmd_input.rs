@@ -34,8 +34,8 @@ fn refused_irm_commands_name_the_problem_and_change_nothing() {
         (&["name", "register", "ghost", "layer", "nolayer"], "nolayer"),
         (&["name", "destroy"], "name"),
         (
-            &["ipcp", "bootstrap", "type", "unicast", "name", "u", "layer", "net"],
-            "unicast",
+            &["ipcp", "bootstrap", "type", "broadcast", "name", "b", "layer", "bc"],
+            "broadcast",
         ),
         (&["frobnicate"], "frobnicate"),
     ];

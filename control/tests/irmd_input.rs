@@ -34,8 +34,19 @@ fn refused_irm_commands_name_the_problem_and_change_nothing() {
         (&["name", "register", "ghost", "layer", "nolayer"], "nolayer"),
         (&["name", "destroy"], "name"),
         (
-            &["ipcp", "bootstrap", "type", "broadcast", "name", "b", "layer", "bc"],
-            "broadcast",
+            &[
+                "ipcp",
+                "bootstrap",
+                "type",
+                "eth-dix",
+                "name",
+                "e",
+                "layer",
+                "eth",
+                "dev",
+                "nosuchdev0",
+            ],
+            "nosuchdev0",
         ),
         (&["frobnicate"], "frobnicate"),
     ];

@@ -303,6 +303,37 @@ impl Irm {
         Ok(())
     }
 
+    /// A process's `flow_join(layer)`: a flow to the broadcast IPCP of
+    /// `layer`, allocated at once (no name, no OAP, PROTOCOL.md §14).
+    /// Returns the flow and the IPCP.
+    pub fn flow_join(&mut self, now: Instant, pid: u32, layer: &str) -> Result<(FlowId, String), IrmError> {
+        valid("layer name", layer)?;
+        if !self.process_alive(pid) {
+            return Err(IrmError::UnknownProcess(pid));
+        }
+        self.check_flow_limit(pid)?;
+        let ipcp = self
+            .ipcps
+            .iter()
+            .find(|(_, i)| i.ipcp_type == IpcpType::Broadcast && i.in_layer() && i.layer.as_deref() == Some(layer))
+            .map(|(n, _)| n.clone())
+            .ok_or_else(|| IrmError::NoBroadcastLayer(layer.to_owned()))?;
+        let id = self.new_flow_id();
+        self.flows.insert(
+            id,
+            Flow {
+                pid: Some(pid),
+                name: layer.to_owned(),
+                ipcp: Some(ipcp.clone()),
+                hash: None,
+                qos: QosSpec::RAW,
+                started: now,
+                phase: Phase::Allocated,
+            },
+        );
+        Ok((id, ipcp))
+    }
+
     // ---- responder side ---------------------------------------------
 
     /// A flow request arrived through `ipcp` for `hash`: finds the name

@@ -119,6 +119,9 @@ pub enum IrmError {
     /// `flow_alloc` when no IPCP is in a layer that allocates flows.
     #[error("no layer to allocate a flow to {0:?} in (no bootstrapped or enrolled IPCP)")]
     NoLayer(String),
+    /// `flow_join` of a layer no broadcast IPCP here is a member of.
+    #[error("no broadcast IPCP here is a member of layer {0:?}")]
+    NoBroadcastLayer(String),
     /// No flow has this id.
     #[error("no flow {0}")]
     UnknownFlow(FlowId),

@@ -1023,3 +1023,31 @@ fn an_ipcp_s_own_flow_is_allocated_over_the_layers_below_never_its_own() {
         Err(IrmError::UnknownIpcp(_))
     ));
 }
+
+#[test]
+fn flow_join_takes_the_broadcast_member_of_the_layer_and_nothing_else() {
+    let mut irm = Irm::new();
+    irm.ipcp_create("bc.a", IpcpType::Broadcast).unwrap();
+    irm.ipcp_bootstrap("bc.a", "bc", &BootstrapConfig::Broadcast).unwrap();
+    irm.process_started(CLIENT, None).unwrap();
+    drain(&mut irm);
+    let t = Instant::now();
+    let (flow, ipcp) = irm.flow_join(t, CLIENT, "bc").unwrap();
+    assert_eq!(ipcp, "bc.a");
+    assert!(drain(&mut irm).is_empty(), "joined at once");
+    assert_eq!(irm.flow_info(flow).map(|f| f.name), Some("bc".to_owned()));
+    assert_eq!(
+        irm.flow_join(t, CLIENT, "other"),
+        Err(IrmError::NoBroadcastLayer("other".to_owned()))
+    );
+    assert_eq!(irm.flow_join(t, 4242, "bc"), Err(IrmError::UnknownProcess(4242)));
+    // Leaving: the member releases its side.
+    irm.flow_dealloc(CLIENT, flow).unwrap();
+    assert_eq!(
+        drain(&mut irm),
+        [IrmEvent::DeallocOnIpcp {
+            flow,
+            ipcp: "bc.a".to_owned(),
+        }]
+    );
+}

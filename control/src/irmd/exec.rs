@@ -138,7 +138,8 @@ impl IrmError {
             | IrmError::NotRegistered { .. }
             | IrmError::NoMatch { .. }
             | IrmError::UnknownFlow(_)
-            | IrmError::UnknownHash { .. } => -ENOENT,
+            | IrmError::UnknownHash { .. }
+            | IrmError::NoBroadcastLayer(_) => -ENOENT,
             IrmError::DuplicateIpcp(_)
             | IrmError::DuplicateName(_)
             | IrmError::DuplicateProcess(_)
@@ -194,11 +195,9 @@ pub fn execute(
             component,
             qos,
         } => {
-            broadcast_unsupported(irm, "irm ipcp connect", name)?;
             irm.ipcp_connect(name, dst, *component, *qos)?;
         }
         Command::IpcpDisconnect { name, dst, component } => {
-            broadcast_unsupported(irm, "irm ipcp disconnect", name)?;
             irm.ipcp_disconnect(name, dst, *component)?;
         }
         Command::IpcpList { name, layer, ipcp_type } => {
@@ -321,22 +320,6 @@ fn autobind(irm: &mut Irm, ipcp: &str, layer: Option<&str>) -> Result<(), IrmErr
             Ok(()) | Err(IrmError::AlreadyBound { .. }) => {}
             Err(e) => return Err(e),
         }
-    }
-    Ok(())
-}
-
-/// `connect` and `disconnect` of a broadcast IPCP: refused, its control
-/// logic is not in o7s yet (the registry checks the rest).
-fn broadcast_unsupported(irm: &Irm, command: &'static str, name: &str) -> Result<(), ExecError> {
-    let broadcast = irm
-        .ipcp_list(Some(name), None, Some(IpcpType::Broadcast))
-        .into_iter()
-        .any(|i| i.name == name);
-    if broadcast {
-        return Err(ExecError::Unsupported {
-            command,
-            reason: format!("IPCP {name:?} is a broadcast IPCP, whose control logic is not available yet"),
-        });
     }
     Ok(())
 }

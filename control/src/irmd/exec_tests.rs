@@ -295,18 +295,9 @@ fn connect_and_disconnect_check_the_ipcp_then_ask_its_task() {
             },
         ]
     );
-    let e = refused(&mut irm, "ipcp connect name bc dst peer");
-    assert!(
-        matches!(
-            e,
-            ExecError::Unsupported {
-                command: "irm ipcp connect",
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert_eq!(e.errno(), -ENOTSUP);
+    // A broadcast IPCP not in a layer yet cannot connect.
+    let e = refused(&mut irm, "ipcp connect name bc dst peer component dt");
+    assert_eq!(e, ExecError::Irm(IrmError::NotBootstrapped("bc".to_owned())));
 
     let e = refused(&mut irm, "ipcp connect name nope dst peer");
     assert_eq!(e, ExecError::Irm(IrmError::UnknownIpcp("nope".to_owned())));

@@ -24,19 +24,21 @@
 //! is gone, returns its pool buffers. The IPCPs run as tasks here: local,
 //! the shims (eth-dix, eth-llc, udp4, udp6) and unicast ([`unicast`]: one
 //! unicast layer per irmd, whose N-1 flows irmd holds itself as the IRM's
-//! IPCP process); broadcast IPCPs are refused with a message saying so.
+//! IPCP process) and broadcast (the same task: enrolment and
+//! data-transfer flows, `flow_join`, SDUs flooded by irmd's loop).
 //! `irm ipcp enroll` and `irm ipcp connect` are answered once the flows
 //! they open are up, as the C tool waits for them.
 
 pub mod access;
 pub mod conns;
 pub mod exec;
+pub mod flow_up;
 pub mod local;
 pub mod log_budget;
+pub mod member;
 pub mod plane;
 pub mod shim;
 pub mod sys;
-pub mod unicast;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -74,9 +76,9 @@ use self::access::{Access, Role};
 use self::conns::{ConnId, Conns, LISTENER, Limits, Read};
 use self::local::LocalIpcp;
 use self::log_budget::LogBudget;
+use self::member::{MemberTask, Outcome};
 use self::plane::{FlowRings, Plane};
 use self::shim::{Ends, EthLink, ShimIpcp, ShimTask, UdpLink};
-use self::unicast::{Outcome, UnicastTask};
 
 /// Entries per flow ring (each direction).
 pub const FLOW_RING_ENTRIES: u32 = 1024;
@@ -180,7 +182,7 @@ enum Task {
     Local(LocalIpcp),
     Eth(ShimTask<EthLink>),
     Udp(ShimTask<UdpLink>),
-    Unicast(Box<UnicastTask>),
+    Unicast(Box<MemberTask>),
 }
 
 /// How long an operator's `irm ipcp enroll` or `connect` waits for the
@@ -614,18 +616,7 @@ impl Daemon {
                     Err(e) => self.reply(caller, error(errno::EINVAL, e.to_string()), &[]),
                 }
             }
-            request::Body::FlowJoin(j) => {
-                let message = if self
-                    .irm
-                    .ipcp_list(None, Some(&j.layer), Some(IpcpType::Broadcast))
-                    .is_empty()
-                {
-                    format!("no broadcast IPCP is in layer {:?}", j.layer)
-                } else {
-                    format!("layer {:?}: broadcast IPCPs have no control logic in o7s yet", j.layer)
-                };
-                self.reply(caller, error(errno::ENOTSUP, message), &[]);
-            }
+            request::Body::FlowJoin(j) => self.flow_join(now, caller, pid, &j.layer),
             request::Body::Status(_) => {
                 if role < Role::Operator {
                     let message = "irmd's status is for operators (irmd's owner or its operators group)";
@@ -786,6 +777,50 @@ impl Daemon {
                 ),
             };
             self.reply(w.caller, body, &[]);
+        }
+    }
+
+    /// `flow_join(layer)`: the process joins the broadcast layer through
+    /// its member here; its SDUs reach every other member of the layer.
+    fn flow_join(&mut self, now: Instant, caller: Caller, pid: u32, layer: &str) {
+        let (flow, ipcp) = match self.irm.flow_join(now, pid, layer) {
+            Ok(joined) => joined,
+            Err(e) => {
+                self.reply(caller, error(-e.errno(), e.to_string()), &[]);
+                return;
+            }
+        };
+        let rings = match FlowRings::create() {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = self.irm.flow_dealloc(pid, flow);
+                self.drain_events(Instant::now());
+                self.reply(
+                    caller,
+                    error(errno::ENOMEM, format!("cannot create flow rings: {e}")),
+                    &[],
+                );
+                return;
+            }
+        };
+        match self.with_unicast(&ipcp, |t, ctx| t.join(ctx, flow, &rings)) {
+            Some(Ok(())) => {
+                let mut ends = Ends::rings(rings);
+                // The application's writes wake irmd, which forwards them.
+                ends.kick = self.plane.punt_kick().ok();
+                self.ends.insert(flow, ends);
+                tracing::info!(%flow, pid, %layer, %ipcp, "flow joined");
+                self.reply_flow(caller, flow, QosSpec::RAW, layer);
+            }
+            other => {
+                let why = match other {
+                    Some(Err(why)) => why,
+                    _ => format!("IPCP {ipcp:?} has no task"),
+                };
+                let _ = self.irm.flow_dealloc(pid, flow);
+                self.drain_events(Instant::now());
+                self.reply(caller, error(errno::EIO, why), &[]);
+            }
         }
     }
 
@@ -1129,7 +1164,7 @@ impl Daemon {
     }
 
     /// Runs `f` on the unicast task `ipcp`, if it is one.
-    fn with_unicast<R>(&mut self, ipcp: &str, f: impl FnOnce(&mut UnicastTask, &mut shim::Ctx<'_>) -> R) -> Option<R> {
+    fn with_unicast<R>(&mut self, ipcp: &str, f: impl FnOnce(&mut MemberTask, &mut shim::Ctx<'_>) -> R) -> Option<R> {
         let Some(Task::Unicast(task)) = self.tasks.get_mut(ipcp) else {
             return None;
         };
@@ -1187,11 +1222,12 @@ impl Daemon {
     /// `irm ipcp enroll`: a unicast IPCP's task starts enrolling through
     /// `dst`; the operator's reply waits for the outcome.
     fn enrol(&mut self, now: Instant, ipcp: &str, dst: &str) {
-        let unicast = !self.irm.ipcp_list(Some(ipcp), None, Some(IpcpType::Unicast)).is_empty();
-        let refused = if !unicast {
-            Some(format!(
-                "cannot enrol IPCP {ipcp:?}: broadcast IPCPs have no control logic in o7s yet"
-            ))
+        let broadcast = !self
+            .irm
+            .ipcp_list(Some(ipcp), None, Some(IpcpType::Broadcast))
+            .is_empty();
+        let refused = if broadcast {
+            None
         } else {
             self.unicast_running().map(|other| {
                 format!(
@@ -1210,7 +1246,7 @@ impl Daemon {
             plane: &mut self.plane,
             ends: &mut self.ends,
         };
-        match UnicastTask::enrol(ipcp, now, &mut ctx, dst) {
+        match MemberTask::enrol(ipcp, now, &mut ctx, dst, broadcast) {
             Ok(task) => {
                 self.tasks.insert(ipcp.to_owned(), Task::Unicast(Box::new(task)));
                 self.waits_for = Some(Waiting {
@@ -1251,11 +1287,26 @@ impl Daemon {
                         ends: &mut self.ends,
                     };
                     let layer_config = crate::ipcp::unicast::enroll::LayerConfig::unicast(layer, *c);
-                    let task = UnicastTask::bootstrap(ipcp, Instant::now(), &mut ctx, layer_config);
+                    let task = MemberTask::bootstrap(ipcp, Instant::now(), &mut ctx, layer_config);
                     Ok(Task::Unicast(Box::new(task)))
                 }
             },
-            BootstrapConfig::Broadcast => Err(format!("{} IPCPs have no control logic in o7s yet", config.ipcp_type())),
+            BootstrapConfig::Broadcast => {
+                let mut ctx = shim::Ctx {
+                    irm: &mut self.irm,
+                    plane: &mut self.plane,
+                    ends: &mut self.ends,
+                };
+                let layer_config = crate::ipcp::unicast::enroll::LayerConfig {
+                    name: layer.to_owned(),
+                    ipcp_type: IpcpType::Broadcast,
+                    hash: config.dir_hash_algo(),
+                    unicast: None,
+                    peer: 0,
+                };
+                let task = MemberTask::bootstrap(ipcp, Instant::now(), &mut ctx, layer_config);
+                Ok(Task::Unicast(Box::new(task)))
+            }
         };
         match started {
             Ok(task) => {

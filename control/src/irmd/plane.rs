@@ -382,6 +382,12 @@ impl Plane {
         self.punts.disarm_kick();
     }
 
+    /// A copy of the eventfd that wakes irmd's loop: the kick of a flow
+    /// whose other end irmd serves itself (a joined broadcast flow).
+    pub fn punt_kick(&self) -> std::io::Result<OwnedFd> {
+        self.kick.try_clone()
+    }
+
     /// The fd an application kicks the worker through, for a flow end
     /// handed out before its flow is attached (the accepting side: the
     /// IRM answers the accept before the shim's reply brings the flow up).

@@ -31,6 +31,7 @@ use crate::ipcp::shim::{Dest, MgmtDrop, MgmtMsg, PeerAddr, ShimConfig, ShimCore,
 use crate::ipcp::udp::directory::{Directory, Family};
 use crate::irm::{FlowId, Irm, oap};
 
+use super::flow_up;
 use super::plane::{FlowHandle, FlowRings, LayerFlowHandle, Plane, PlaneError};
 
 /// How a shim meets its peers: addressing, framing of management
@@ -258,7 +259,7 @@ pub struct ShimTask<L: ShimLink> {
     unreadable: u64,
 }
 
-fn now_ns() -> u64 {
+pub(super) fn now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
@@ -441,65 +442,21 @@ impl<L: ShimLink> ShimTask<L> {
         peer: L::Addr,
         request: &[u8],
     ) {
-        let response = match oap::respond(request, now_ns()) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::info!(ipcp = %self.ipcp, %peer, error = %e, "flow request refused");
-                self.core.refuse_arrival(eid, -libc::EPERM);
-                return;
-            }
-        };
-        let rings = match FlowRings::create() {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot create flow rings");
-                self.core.refuse_arrival(eid, -libc::ENOMEM);
-                return;
-            }
-        };
-        match ctx.irm.flow_request_arrived(now, &self.ipcp, hash, qos) {
-            Ok(flow) => {
-                tracing::info!(ipcp = %self.ipcp, %flow, %peer, "flow request arrived");
+        match flow_up::arrival(now, ctx, &self.ipcp, hash, qos, request, &peer) {
+            Ok((flow, response)) => {
                 self.core.arrived_as(eid, flow);
                 self.oap_replies.insert(flow, response);
-                // The accepting process gets its ends before the flow is
-                // attached: with the worker's kick among them, or its
-                // writes would wait for the worker to wake by itself.
-                let mut ends = Ends::rings(rings);
-                ends.kick = ctx.plane.worker_kick().ok();
-                ctx.ends.insert(flow, ends);
             }
-            Err(e) => {
-                tracing::info!(ipcp = %self.ipcp, %peer, error = %e, "flow request refused");
-                self.core.refuse_arrival(eid, -e.errno().abs());
-            }
+            Err(code) => self.core.refuse_arrival(eid, code),
         }
     }
 
     fn flow_up(&mut self, ctx: &mut Ctx<'_>, flow: FlowId, eid: u32, peer: L::Addr, peer_eid: u32, response: &[u8]) {
-        // A requester checks that the response answers its request.
-        if let Some(request) = self.oap_sent.remove(&flow)
-            && let Err(e) = oap::check_response(&request, response)
-        {
-            tracing::warn!(ipcp = %self.ipcp, %flow, %peer, error = %e, "flow reply refused");
+        let request = self.oap_sent.remove(&flow);
+        let Some(requester) = flow_up::ends_for_up(ctx, &self.ipcp, flow, request, response) else {
             self.core.dealloc(flow);
-            let _ = ctx.irm.alloc_reply(flow, &self.ipcp, Err(-libc::EPERM));
             return;
-        }
-        let requester = !ctx.ends.contains_key(&flow);
-        if requester {
-            match FlowRings::create() {
-                Ok(rings) => {
-                    ctx.ends.insert(flow, Ends::rings(rings));
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot create flow rings");
-                    self.core.dealloc(flow);
-                    let _ = ctx.irm.alloc_reply(flow, &self.ipcp, Err(-libc::ENOMEM));
-                    return;
-                }
-            }
-        }
+        };
         let Some(ends) = ctx.ends.get_mut(&flow) else { return };
         let attached = ctx.plane.attach_flow(
             self.port,
@@ -518,16 +475,8 @@ impl<L: ShimLink> ShimTask<L> {
                 }
             }
             Err(e) => {
-                tracing::error!(ipcp = %self.ipcp, %flow, error = %e, "the dataplane cannot take the flow");
                 self.core.dealloc(flow);
-                if requester {
-                    ctx.ends.remove(&flow);
-                    let _ = ctx.irm.alloc_reply(flow, &self.ipcp, Err(-libc::ENOMEM));
-                } else {
-                    ends.rings.rx.close();
-                    ends.rings.tx.close();
-                    let _ = ctx.irm.ipcp_flow_dealloc(&self.ipcp, flow);
-                }
+                flow_up::attach_failed(ctx, &self.ipcp, flow, requester, &e);
             }
         }
     }

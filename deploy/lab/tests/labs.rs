@@ -26,6 +26,7 @@ fn bin_dir() -> PathBuf {
     let irmd = workspace_bin("o7s-control", "irmd").expect("build irmd");
     workspace_bin("o7s-control", "irm").expect("build irm");
     workspace_bin("o7s-oping", "oping").expect("build oping");
+    workspace_bin("o7s-oping", "obc").expect("build obc");
     irmd.parent().expect("a directory").to_owned()
 }
 

@@ -166,6 +166,9 @@ struct Running {
 /// One member of a unicast layer (or one on its way in).
 #[derive(Debug)]
 pub struct Member {
+    /// Unicast, or broadcast (enrolment and data-transfer flows only: its
+    /// components stay idle).
+    kind: IpcpType,
     rng: fastrand::Rng,
     unix_at_start: (Instant, u64),
     run: Option<Running>,
@@ -190,6 +193,7 @@ impl Member {
     /// EIDs, `unix` is UNIX time (s) at `now`.
     pub fn new(now: Instant, unix: u64, seed: u64) -> Member {
         Member {
+            kind: IpcpType::Unicast,
             rng: fastrand::Rng::with_seed(seed),
             unix_at_start: (now, unix),
             run: None,
@@ -198,6 +202,14 @@ impl Member {
             events: VecDeque::new(),
             drops: HashMap::new(),
         }
+    }
+
+    /// The same for a broadcast layer (PROTOCOL.md §14): enrolment and
+    /// data-transfer flows (CACEP `Data Transfer`, empty protocol), no
+    /// address, routing or directory.
+    pub fn broadcast(mut self) -> Member {
+        self.kind = IpcpType::Broadcast;
+        self
     }
 
     /// Creates the layer: this member is its first, at a random address
@@ -366,7 +378,10 @@ impl Member {
         self.events.push_back(MemberEvent::DtDown { flow, nb });
         // Another DT flow to the same neighbour keeps the adjacency.
         let still = self.n1.values().any(|s| matches!(s, N1::Dt { nb: n } if *n == nb));
-        if !still && let Some(run) = &mut self.run {
+        if !still
+            && self.kind == IpcpType::Unicast
+            && let Some(run) = &mut self.run
+        {
             run.lsdb.dt_down(nb);
         }
     }
@@ -405,10 +420,10 @@ impl Member {
                 }
             },
             N1::Accepting { .. } => {
-                let components: &[Component] = if self.run.is_some() {
-                    &[Component::DataTransfer, Component::Management, Component::Enrollment]
-                } else {
-                    &[]
+                let components: &[Component] = match (&self.run, self.kind) {
+                    (None, _) => &[],
+                    (Some(_), IpcpType::Broadcast) => &[Component::BroadcastData, Component::Enrollment],
+                    (Some(_), _) => &[Component::DataTransfer, Component::Management, Component::Enrollment],
                 };
                 let own = self.addr().unwrap_or(0);
                 match cacep::accept(sdu, components, own) {
@@ -482,7 +497,7 @@ impl Member {
             (Component::Enrollment, true) => {
                 let mut id = [0u8; enroll::ID_LEN];
                 self.rng.fill(&mut id);
-                let (enrollee, req) = Enrollee::new(id, IpcpType::Unicast);
+                let (enrollee, req) = Enrollee::new(id, self.kind);
                 self.events.push_back(MemberEvent::Write { flow, sdu: req });
                 self.n1.insert(
                     flow,
@@ -514,6 +529,11 @@ impl Member {
                 if let Some(run) = &mut self.run {
                     run.lsdb.dt_up(now, nb);
                 }
+            }
+            (Component::BroadcastData, _) if self.kind == IpcpType::Broadcast => {
+                // Broadcast neighbours have no address: packets go to all.
+                self.n1.insert(flow, N1::Dt { nb: 0 });
+                self.events.push_back(MemberEvent::DtUp { flow, nb: 0 });
             }
             (Component::BroadcastData, _) => self.close(flow, MemberDrop::Cacep),
         }

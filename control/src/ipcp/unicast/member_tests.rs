@@ -110,6 +110,16 @@ impl Net {
     }
 }
 
+/// The layer member `i` enrolled in.
+fn enrolled_layer(net: &Net, i: usize) -> LayerConfig {
+    net.events(i)
+        .find_map(|e| match e {
+            MemberEvent::Enrolled { layer, .. } => Some(layer.clone()),
+            _ => None,
+        })
+        .unwrap()
+}
+
 fn layer() -> LayerConfig {
     LayerConfig::unicast("uni", UnicastConfig::default())
 }
@@ -140,13 +150,7 @@ fn an_enrolled_member_learns_the_layer_and_draws_its_own_address() {
     let (a, b) = (net.addr(0), net.addr(1));
     assert_ne!(a, b);
     assert_ne!(b, 0);
-    let enrolled = net
-        .events(1)
-        .find_map(|e| match e {
-            MemberEvent::Enrolled { layer, .. } => Some(layer.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let enrolled = enrolled_layer(&net, 1);
     assert_eq!(
         enrolled,
         LayerConfig { peer: a, ..layer() },
@@ -307,4 +311,43 @@ fn an_enrolment_through_a_member_that_does_not_answer_fails_in_time() {
     net.advance(CACEP_TIMEOUT + Duration::from_millis(1));
     assert!(net.events(0).any(|e| matches!(e, MemberEvent::EnrolFailed { .. })));
     assert!(net.members[0].addr().is_none());
+}
+
+#[test]
+fn a_broadcast_member_enrols_and_takes_data_transfer_flows_but_no_management() {
+    let mut net = Net::new(2);
+    net.members = net.members.drain(..).map(Member::broadcast).collect();
+    let now = net.now;
+    let bc = LayerConfig {
+        name: "bc".to_owned(),
+        ipcp_type: IpcpType::Broadcast,
+        hash: o7s_wire::hash::HashAlgo::Sha3_256,
+        unicast: None,
+        peer: 0,
+    };
+    net.members[0].bootstrap(now, bc.clone(), None);
+    net.connect(1, 0, Component::Enrollment);
+    let layer = enrolled_layer(&net, 1);
+    assert_eq!(
+        (layer.name.as_str(), layer.ipcp_type, layer.unicast),
+        ("bc", IpcpType::Broadcast, None)
+    );
+    let dt = net.connect(1, 0, Component::BroadcastData);
+    assert!(net.events(1).any(|e| *e == MemberEvent::DtUp { flow: dt, nb: 0 }));
+    assert!(net.events(0).any(|e| matches!(e, MemberEvent::DtUp { nb: 0, .. })));
+    assert!(
+        net.events(1)
+            .any(|e| *e == MemberEvent::Connected { flow: dt, ok: true })
+    );
+    // A management flow finds no such component in a broadcast layer.
+    let mgmt = net.connect(1, 0, Component::Management);
+    assert!(
+        net.events(1)
+            .any(|e| *e == MemberEvent::Connected { flow: mgmt, ok: false })
+    );
+    assert!(
+        !net.log
+            .iter()
+            .any(|(_, e)| matches!(e, MemberEvent::Routes(_) | MemberEvent::SendDt { .. }))
+    );
 }

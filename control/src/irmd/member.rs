@@ -1,5 +1,5 @@
-//! The task of a unicast IPCP in irmd: the sans-IO [`Member`] wired to
-//! the IRM, to OAP, and to the dataplane.
+//! The task of a unicast or broadcast IPCP in irmd: the sans-IO
+//! [`Member`] wired to the IRM, to OAP, and to the dataplane.
 //!
 //! ```text
 //!  enroll / connect (irm) ─> Irm::ipcp_flow_alloc ─> FlowAllocated ─> n1_up ─┐
@@ -18,6 +18,13 @@
 //!
 //! One unicast layer per irmd for now: the dataplane's tables carry one
 //! address.
+//!
+//! A broadcast member (PROTOCOL.md §14) has the same enrolment and
+//! connections, and no components: irmd forwards every SDU read from a
+//! data-transfer flow or a joined application (`flow_join`) to every other
+//! one, as the C prototype's member does, with no duplicate suppression
+//! (the member graph must be a tree). This runs in irmd's loop, not the
+//! worker: broadcast is a control-rate service here.
 
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -34,8 +41,9 @@ use crate::ipcp::unicast::lsr::{Addr, Policy, Routes};
 use crate::ipcp::unicast::member::{MGMT_CUBE, Member, MemberEvent};
 use crate::irm::{FlowId, oap};
 
+use super::flow_up;
 use super::plane::{FlowRings, OwnEnds};
-use super::shim::{Ctx, Ends};
+use super::shim::Ctx;
 
 /// A reply irmd owes an operator's `irm ipcp enroll` or `connect`, due
 /// when the flows it opened are up (or failed).
@@ -49,9 +57,15 @@ pub enum Outcome {
 
 /// One unicast IPCP.
 #[derive(Debug)]
-pub struct UnicastTask {
+pub struct MemberTask {
     pub ipcp: String,
+    broadcast: bool,
     member: Member,
+    /// A broadcast member's neighbours: its data-transfer flows (in
+    /// `own`) and the applications that joined (irmd's ends of their
+    /// rings, reversed).
+    bcast: Vec<FlowId>,
+    joined: HashMap<FlowId, OwnEnds>,
     /// The N-1 flows irmd holds for this IPCP, and its ends of their rings.
     own: HashMap<FlowId, Option<OwnEnds>>,
     /// The data-transfer flows among them: the tables' index, the neighbour.
@@ -83,11 +97,15 @@ fn seed() -> u64 {
     u64::from_ne_bytes(b)
 }
 
-impl UnicastTask {
-    fn new(ipcp: &str, now: Instant) -> UnicastTask {
-        UnicastTask {
+impl MemberTask {
+    fn new(ipcp: &str, now: Instant, broadcast: bool) -> MemberTask {
+        let member = Member::new(now, unix_now().0, seed());
+        MemberTask {
             ipcp: ipcp.to_owned(),
-            member: Member::new(now, unix_now().0, seed()),
+            broadcast,
+            member: if broadcast { member.broadcast() } else { member },
+            bcast: Vec::new(),
+            joined: HashMap::new(),
             own: HashMap::new(),
             dt: HashMap::new(),
             connections: HashMap::new(),
@@ -100,19 +118,30 @@ impl UnicastTask {
     }
 
     /// The first member of `layer`.
-    pub fn bootstrap(ipcp: &str, now: Instant, ctx: &mut Ctx<'_>, layer: LayerConfig) -> UnicastTask {
-        let mut task = UnicastTask::new(ipcp, now);
+    pub fn bootstrap(ipcp: &str, now: Instant, ctx: &mut Ctx<'_>, layer: LayerConfig) -> MemberTask {
+        let broadcast = layer.ipcp_type == crate::ipcp_config::IpcpType::Broadcast;
+        let mut task = MemberTask::new(ipcp, now, broadcast);
         let max_ttl = layer.unicast.map_or(o7s_wire::dt::DEFAULT_MAX_TTL, |u| u.max_ttl);
         let addr = task.member.bootstrap(now, layer, None);
-        ctx.plane.set_layer(addr, max_ttl);
-        tracing::info!(ipcp, addr = format_args!("{addr:#x}"), "unicast layer bootstrapped");
+        if broadcast {
+            tracing::info!(ipcp, "broadcast layer bootstrapped");
+        } else {
+            ctx.plane.set_layer(addr, max_ttl);
+            tracing::info!(ipcp, addr = format_args!("{addr:#x}"), "unicast layer bootstrapped");
+        }
         task.pump(now, ctx);
         task
     }
 
     /// A member-to-be: enrols through `dst` (a name in a layer below).
-    pub fn enrol(ipcp: &str, now: Instant, ctx: &mut Ctx<'_>, dst: &str) -> Result<UnicastTask, String> {
-        let mut task = UnicastTask::new(ipcp, now);
+    pub fn enrol(
+        ipcp: &str,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        dst: &str,
+        broadcast: bool,
+    ) -> Result<MemberTask, String> {
+        let mut task = MemberTask::new(ipcp, now, broadcast);
         task.open(now, ctx, dst, Component::Enrollment, QosSpec::RAW)?;
         tracing::info!(ipcp, dst, "enrolment started");
         Ok(task)
@@ -151,6 +180,13 @@ impl UnicastTask {
         let mut flows = Vec::new();
         for &c in components {
             let qos = if c == Component::Management { QosSpec::RAW } else { qos };
+            let c = match c {
+                Component::DataTransfer if self.broadcast => Component::BroadcastData,
+                Component::Management if self.broadcast => {
+                    return Err("a broadcast layer has no management component: connect component dt".to_owned());
+                }
+                c => c,
+            };
             flows.push(self.open(now, ctx, dst, c, qos)?);
         }
         Ok(flows)
@@ -174,6 +210,11 @@ impl UnicastTask {
 
     fn own_pid(&self, ctx: &Ctx<'_>) -> u32 {
         ctx.irm.ipcp_process().unwrap_or_default()
+    }
+
+    /// Whether this is a broadcast layer's member.
+    pub fn is_broadcast(&self) -> bool {
+        self.broadcast
     }
 
     /// Whether this task holds `flow` as one of its N-1 flows.
@@ -236,6 +277,7 @@ impl UnicastTask {
     fn release(&mut self, now: Instant, ctx: &mut Ctx<'_>, flow: FlowId) {
         let _ = now;
         self.own.remove(&flow);
+        self.bcast.retain(|f| *f != flow);
         self.connections.remove(&flow);
         if let Some((id, nb)) = self.dt.remove(&flow) {
             ctx.plane.n1_down(id);
@@ -253,8 +295,12 @@ impl UnicastTask {
         }
     }
 
-    /// Reads what arrived on the N-1 flows irmd holds.
+    /// Reads what arrived on the N-1 flows irmd holds (and, for a
+    /// broadcast member, what joined applications wrote).
     pub fn read_flows(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        if !self.joined.is_empty() {
+            self.read_joined(ctx);
+        }
         let mut sdus: Vec<(FlowId, Vec<u8>)> = Vec::new();
         for (&flow, ends) in &mut self.own {
             if let Some(ends) = ends {
@@ -266,22 +312,65 @@ impl UnicastTask {
         }
         sdus.sort_by_key(|s| s.0);
         for (flow, sdu) in sdus {
-            self.member.n1_sdu(now, flow, &sdu);
+            if self.bcast.contains(&flow) {
+                self.flood(ctx, flow, &sdu);
+            } else {
+                self.member.n1_sdu(now, flow, &sdu);
+            }
         }
         self.pump(now, ctx);
+    }
+
+    /// A broadcast member: `sdu` from neighbour `from` to every other.
+    fn flood(&mut self, ctx: &mut Ctx<'_>, from: FlowId, sdu: &[u8]) {
+        for flow in self.bcast.iter().filter(|f| **f != from) {
+            if let Some(Some(ends)) = self.own.get_mut(flow) {
+                let _ = ctx.plane.write_own(ends, sdu);
+            }
+        }
+        for (flow, ends) in &mut self.joined {
+            if *flow != from {
+                let _ = ctx.plane.write_own(ends, sdu);
+            }
+        }
+    }
+
+    /// An application joins this broadcast member's layer with `rings`
+    /// (its own view: it reads `rx`, writes `tx`).
+    pub fn join(&mut self, ctx: &mut Ctx<'_>, flow: FlowId, rings: &FlowRings) -> Result<(), String> {
+        let reversed = FlowRings {
+            rx: std::sync::Arc::clone(&rings.tx),
+            tx: std::sync::Arc::clone(&rings.rx),
+        };
+        let ends = ctx.plane.own_ends(&reversed).map_err(|e| e.to_string())?;
+        self.joined.insert(flow, ends);
+        tracing::info!(ipcp = %self.ipcp, %flow, "application joined");
+        Ok(())
+    }
+
+    /// SDUs the joined applications wrote.
+    fn read_joined(&mut self, ctx: &mut Ctx<'_>) {
+        let mut sdus: Vec<(FlowId, Vec<u8>)> = Vec::new();
+        for (&flow, ends) in &mut self.joined {
+            ctx.plane.read_own(ends, |sdu| sdus.push((flow, sdu.to_vec())));
+        }
+        sdus.sort_by_key(|s| s.0);
+        for (flow, sdu) in sdus {
+            self.flood(ctx, flow, &sdu);
+        }
     }
 
     /// Before irmd sleeps: true when SDUs wait already.
     pub fn arm(&mut self) -> bool {
         let mut waiting = false;
-        for ends in self.own.values_mut().flatten() {
+        for ends in self.own.values_mut().flatten().chain(self.joined.values_mut()) {
             waiting |= ends.arm();
         }
         waiting
     }
 
     pub fn disarm(&mut self) {
-        for ends in self.own.values_mut().flatten() {
+        for ends in self.own.values_mut().flatten().chain(self.joined.values_mut()) {
             ends.disarm();
         }
     }
@@ -333,6 +422,13 @@ impl UnicastTask {
 
     /// The application side released `flow`.
     pub fn dealloc(&mut self, now: Instant, ctx: &mut Ctx<'_>, flow: FlowId) {
+        if self.joined.remove(&flow).is_some() {
+            if let Some(ends) = ctx.ends.get(&flow) {
+                ends.rings.rx.close();
+                ends.rings.tx.close();
+            }
+            tracing::info!(ipcp = %self.ipcp, %flow, "application left");
+        }
         self.member.dealloc(flow);
         self.oap_sent.remove(&flow);
         self.oap_replies.remove(&flow);
@@ -398,7 +494,9 @@ impl UnicastTask {
                     tracing::warn!(ipcp = %self.ipcp, offset_ms = clock_offset_ns / 1_000_000, "the member's clock is off");
                 }
                 let max_ttl = layer.unicast.map_or(o7s_wire::dt::DEFAULT_MAX_TTL, |u| u.max_ttl);
-                ctx.plane.set_layer(addr, max_ttl);
+                if !self.broadcast {
+                    ctx.plane.set_layer(addr, max_ttl);
+                }
                 let _ = ctx.irm.ipcp_enrolled(&self.ipcp, &layer.name, layer.hash);
                 tracing::info!(
                     ipcp = %self.ipcp,
@@ -434,6 +532,10 @@ impl UnicastTask {
                     ));
                 }
             }
+            MemberEvent::DtUp { flow, .. } if self.broadcast => {
+                self.bcast.push(flow);
+                tracing::info!(ipcp = %self.ipcp, %flow, "broadcast neighbour up");
+            }
             MemberEvent::DtUp { flow, nb } => {
                 let handle = ctx.ends.get(&flow).and_then(|e| e.handle);
                 let Some(handle) = handle else {
@@ -452,6 +554,7 @@ impl UnicastTask {
                 }
             }
             MemberEvent::DtDown { flow, .. } => {
+                self.bcast.retain(|f| *f != flow);
                 if let Some((id, _)) = self.dt.remove(&flow) {
                     ctx.plane.n1_down(id);
                 }
@@ -521,35 +624,13 @@ impl UnicastTask {
                 peer,
                 data,
             } => {
-                let response = match oap::respond(&data, unix_now().1) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::info!(ipcp = %self.ipcp, peer = format_args!("{peer:#x}"), error = %e, "flow request refused");
-                        self.member.refuse_arrival(now, eid, -libc::EPERM);
-                        return;
-                    }
-                };
-                let rings = match FlowRings::create() {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot create flow rings");
-                        self.member.refuse_arrival(now, eid, -libc::ENOMEM);
-                        return;
-                    }
-                };
-                match ctx.irm.flow_request_arrived(now, &self.ipcp, hash, qos) {
-                    Ok(flow) => {
-                        tracing::info!(ipcp = %self.ipcp, %flow, peer = format_args!("{peer:#x}"), "flow request arrived");
+                let from = format!("{peer:#x}");
+                match flow_up::arrival(now, ctx, &self.ipcp, hash, qos, &data, &from) {
+                    Ok((flow, response)) => {
                         self.member.arrived_as(eid, flow);
                         self.oap_replies.insert(flow, response);
-                        let mut ends = Ends::rings(rings);
-                        ends.kick = ctx.plane.worker_kick().ok();
-                        ctx.ends.insert(flow, ends);
                     }
-                    Err(e) => {
-                        tracing::info!(ipcp = %self.ipcp, peer = format_args!("{peer:#x}"), error = %e, "flow request refused");
-                        self.member.refuse_arrival(now, eid, -e.errno().abs());
-                    }
+                    Err(code) => self.member.refuse_arrival(now, eid, code),
                 }
             }
             FaEvent::FlowUp {
@@ -574,28 +655,11 @@ impl UnicastTask {
     }
 
     fn flow_up(&mut self, ctx: &mut Ctx<'_>, flow: FlowId, eid: u64, to: DtDest, response: &[u8]) {
-        if let Some(request) = self.oap_sent.remove(&flow)
-            && let Err(e) = oap::check_response(&request, response)
-        {
-            tracing::warn!(ipcp = %self.ipcp, %flow, error = %e, "flow reply refused");
+        let request = self.oap_sent.remove(&flow);
+        let Some(requester) = flow_up::ends_for_up(ctx, &self.ipcp, flow, request, response) else {
             self.member.dealloc(flow);
-            let _ = ctx.irm.alloc_reply(flow, &self.ipcp, Err(-libc::EPERM));
             return;
-        }
-        let requester = !ctx.ends.contains_key(&flow);
-        if requester {
-            match FlowRings::create() {
-                Ok(rings) => {
-                    ctx.ends.insert(flow, Ends::rings(rings));
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot create flow rings");
-                    self.member.dealloc(flow);
-                    let _ = ctx.irm.alloc_reply(flow, &self.ipcp, Err(-libc::ENOMEM));
-                    return;
-                }
-            }
-        }
+        };
         let Some(ends) = ctx.ends.get_mut(&flow) else { return };
         match ctx.plane.attach_layer_flow(eid, to, &ends.rings) {
             Ok((handle, kick)) => {
@@ -607,16 +671,8 @@ impl UnicastTask {
                 }
             }
             Err(e) => {
-                tracing::error!(ipcp = %self.ipcp, %flow, error = %e, "the dataplane cannot take the flow");
                 self.member.dealloc(flow);
-                if requester {
-                    ctx.ends.remove(&flow);
-                    let _ = ctx.irm.alloc_reply(flow, &self.ipcp, Err(-libc::ENOMEM));
-                } else {
-                    ends.rings.rx.close();
-                    ends.rings.tx.close();
-                    let _ = ctx.irm.ipcp_flow_dealloc(&self.ipcp, flow);
-                }
+                flow_up::attach_failed(ctx, &self.ipcp, flow, requester, &e);
             }
         }
     }

@@ -80,6 +80,9 @@ pub struct MemberTask {
     outcomes: Vec<Outcome>,
     /// DT packets to components here that did not parse.
     malformed: u64,
+    /// Broadcast SDUs a neighbour's full ring (or an empty pool) did not
+    /// take.
+    flood_dropped: u64,
 }
 
 fn unix_now() -> (u64, u64) {
@@ -114,6 +117,7 @@ impl MemberTask {
             oap_replies: HashMap::new(),
             outcomes: Vec::new(),
             malformed: 0,
+            flood_dropped: 0,
         }
     }
 
@@ -201,7 +205,7 @@ impl MemberTask {
             .map(|(f, _)| *f)
             .collect();
         for &flow in &flows {
-            self.release(now, ctx, flow);
+            self.release(ctx, flow);
             let _ = ctx.irm.flow_dealloc(self.own_pid(ctx), flow);
         }
         self.pump(now, ctx);
@@ -253,7 +257,7 @@ impl MemberTask {
 
     /// The peer (or the layer below) released N-1 flow `flow`.
     pub fn n1_down(&mut self, now: Instant, ctx: &mut Ctx<'_>, flow: FlowId) {
-        self.release(now, ctx, flow);
+        self.release(ctx, flow);
         self.member.n1_gone(now, flow);
         let _ = ctx.irm.flow_dealloc(self.own_pid(ctx), flow);
         self.pump(now, ctx);
@@ -274,8 +278,7 @@ impl MemberTask {
         }
     }
 
-    fn release(&mut self, now: Instant, ctx: &mut Ctx<'_>, flow: FlowId) {
-        let _ = now;
+    fn release(&mut self, ctx: &mut Ctx<'_>, flow: FlowId) {
         self.own.remove(&flow);
         self.bcast.retain(|f| *f != flow);
         self.connections.remove(&flow);
@@ -323,16 +326,18 @@ impl MemberTask {
 
     /// A broadcast member: `sdu` from neighbour `from` to every other.
     fn flood(&mut self, ctx: &mut Ctx<'_>, from: FlowId, sdu: &[u8]) {
+        let mut lost = 0;
         for flow in self.bcast.iter().filter(|f| **f != from) {
             if let Some(Some(ends)) = self.own.get_mut(flow) {
-                let _ = ctx.plane.write_own(ends, sdu);
+                lost += u64::from(ctx.plane.write_own(ends, sdu).is_err());
             }
         }
         for (flow, ends) in &mut self.joined {
             if *flow != from {
-                let _ = ctx.plane.write_own(ends, sdu);
+                lost += u64::from(ctx.plane.write_own(ends, sdu).is_err());
             }
         }
+        self.flood_dropped += lost;
     }
 
     /// An application joins this broadcast member's layer with `rings`
@@ -461,6 +466,9 @@ impl MemberTask {
         if self.malformed > 0 {
             rows.push(("dt-malformed".to_owned(), self.malformed));
         }
+        if self.flood_dropped > 0 {
+            rows.push(("broadcast-dropped".to_owned(), self.flood_dropped));
+        }
         rows
     }
 
@@ -482,7 +490,7 @@ impl MemberTask {
                 }
             }
             MemberEvent::Dealloc { flow } => {
-                self.release(now, ctx, flow);
+                self.release(ctx, flow);
                 let _ = ctx.irm.flow_dealloc(self.own_pid(ctx), flow);
             }
             MemberEvent::Enrolled {

@@ -421,39 +421,23 @@ impl Plane {
             peer,
             encap,
         };
-        let result = (|| -> Result<OwnedFd, PlaneError> {
-            let mut producer = rings.rx.producer()?;
-            // A reader in irmd (an IPCP's own flow) sleeps in irmd's epoll
-            // on the punt eventfd: the kick fires only for a consumer that
-            // armed it, so applications' futex waits are untouched.
-            producer.set_kick(self.kick.try_clone()?);
-            self.dp.apply(
-                WORKER,
-                Command::SetEndpoint {
-                    index: endpoint,
-                    ring: Some(producer),
-                },
-            )?;
-            let worker_end = Ring::attach(rings.tx.fd().try_clone_to_owned()?)?;
-            let egress = Egress {
-                port,
-                encap: Some(encap),
-            };
-            self.dp.apply(
-                WORKER,
-                Command::AddSource {
-                    index: source,
-                    ring: worker_end,
-                    egress,
-                },
-            )?;
-            self.dp.update(|t: &mut Tables| {
+        let egress = Egress {
+            port,
+            encap: Some(encap),
+        };
+        let attached = self.attach_rings(
+            rings,
+            endpoint,
+            |ring| Command::AddSource {
+                index: source,
+                ring,
+                egress,
+            },
+            |t| {
                 t.shim_flows.insert(demux_key(port, eid), ShimFlow { endpoint, peer });
-            });
-            self.dp.sync(SYNC)?;
-            Ok(self.dp.kick_fd(WORKER)?)
-        })();
-        match result {
+            },
+        );
+        match attached {
             Ok(kick) => Ok((handle, kick)),
             Err(e) => {
                 self.detach_flow(handle);
@@ -462,21 +446,58 @@ impl Plane {
         }
     }
 
-    /// Undoes [`attach_flow`](Self::attach_flow).
-    pub fn detach_flow(&mut self, h: FlowHandle) {
-        self.dp.update(|t: &mut Tables| {
-            t.shim_flows.remove(&demux_key(h.port, h.eid));
-        });
-        let _ = self.dp.apply(WORKER, Command::RemoveSource { index: h.source });
+    /// Gives the worker a flow's rings: what arrives for it goes to
+    /// `rings.rx` as endpoint `endpoint`, `rings.tx` is polled by the
+    /// source command `source_cmd` makes of the worker's end;
+    /// `tables` then makes the flow findable. Returns once the worker has
+    /// taken it, with the fd the application kicks the worker through.
+    fn attach_rings(
+        &mut self,
+        rings: &FlowRings,
+        endpoint: u32,
+        source_cmd: impl FnOnce(Ring) -> Command,
+        tables: impl FnOnce(&mut Tables),
+    ) -> Result<OwnedFd, PlaneError> {
+        let mut producer = rings.rx.producer()?;
+        // A reader in irmd (an IPCP's own flow) sleeps in irmd's epoll on
+        // the punt eventfd: the kick fires only for a consumer that armed
+        // it, so applications' futex waits are untouched.
+        producer.set_kick(self.kick.try_clone()?);
+        self.dp.apply(
+            WORKER,
+            Command::SetEndpoint {
+                index: endpoint,
+                ring: Some(producer),
+            },
+        )?;
+        let worker_end = Ring::attach(rings.tx.fd().try_clone_to_owned()?)?;
+        self.dp.apply(WORKER, source_cmd(worker_end))?;
+        self.dp.update(tables);
+        self.dp.sync(SYNC)?;
+        Ok(self.dp.kick_fd(WORKER)?)
+    }
+
+    /// Undoes [`attach_rings`](Self::attach_rings) once `tables` made the
+    /// flow unfindable.
+    fn release_rings(&mut self, endpoint: u32, source: u32, tables: impl FnOnce(&mut Tables)) {
+        self.dp.update(tables);
+        let _ = self.dp.apply(WORKER, Command::RemoveSource { index: source });
         let _ = self.dp.apply(
             WORKER,
             Command::SetEndpoint {
-                index: h.endpoint,
+                index: endpoint,
                 ring: None,
             },
         );
-        self.free_sources.push(h.source);
-        self.free_endpoints.push(h.endpoint);
+        self.free_sources.push(source);
+        self.free_endpoints.push(endpoint);
+    }
+
+    /// Undoes [`attach_flow`](Self::attach_flow).
+    pub fn detach_flow(&mut self, h: FlowHandle) {
+        self.release_rings(h.endpoint, h.source, |t| {
+            t.shim_flows.remove(&demux_key(h.port, h.eid));
+        });
     }
 
     /// Makes the attached shim flow `h` an N-1 flow of the unicast layer
@@ -547,32 +568,20 @@ impl Plane {
             endpoint: self.new_endpoint(),
             source: self.new_source(),
         };
-        let result = (|| -> Result<OwnedFd, PlaneError> {
-            let mut producer = rings.rx.producer()?;
-            producer.set_kick(self.kick.try_clone()?);
-            self.dp.apply(
-                WORKER,
-                Command::SetEndpoint {
-                    index: handle.endpoint,
-                    ring: Some(producer),
-                },
-            )?;
-            let worker_end = Ring::attach(rings.tx.fd().try_clone_to_owned()?)?;
-            self.dp.apply(
-                WORKER,
-                Command::AddLayerSource {
-                    index: handle.source,
-                    ring: worker_end,
-                    to,
-                },
-            )?;
-            self.dp.update(|t: &mut Tables| {
-                t.endpoints.insert(eid, handle.endpoint);
-            });
-            self.dp.sync(SYNC)?;
-            Ok(self.dp.kick_fd(WORKER)?)
-        })();
-        match result {
+        let (endpoint, source) = (handle.endpoint, handle.source);
+        let attached = self.attach_rings(
+            rings,
+            endpoint,
+            |ring| Command::AddLayerSource {
+                index: source,
+                ring,
+                to,
+            },
+            |t| {
+                t.endpoints.insert(eid, endpoint);
+            },
+        );
+        match attached {
             Ok(kick) => Ok((handle, kick)),
             Err(e) => {
                 self.detach_layer_flow(handle);
@@ -583,19 +592,9 @@ impl Plane {
 
     /// Undoes [`attach_layer_flow`](Self::attach_layer_flow).
     pub fn detach_layer_flow(&mut self, h: LayerFlowHandle) {
-        self.dp.update(|t: &mut Tables| {
+        self.release_rings(h.endpoint, h.source, |t| {
             t.endpoints.remove(&h.eid);
         });
-        let _ = self.dp.apply(WORKER, Command::RemoveSource { index: h.source });
-        let _ = self.dp.apply(
-            WORKER,
-            Command::SetEndpoint {
-                index: h.endpoint,
-                ring: None,
-            },
-        );
-        self.free_sources.push(h.source);
-        self.free_endpoints.push(h.endpoint);
     }
 
     /// Sends `payload` to component `eid` of member `dst` of the unicast

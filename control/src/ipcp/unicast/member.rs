@@ -368,13 +368,13 @@ impl Member {
                     run.lsdb.mgmt_down(u64::from(flow.0));
                 }
             }
-            Some(N1::Dt { nb }) => self.dt_down(now, flow, nb),
+            Some(N1::Dt { nb }) => self.dt_down(flow, nb),
             _ => {}
         }
         self.pump(now);
     }
 
-    fn dt_down(&mut self, _now: Instant, flow: FlowId, nb: Addr) {
+    fn dt_down(&mut self, flow: FlowId, nb: Addr) {
         self.events.push_back(MemberEvent::DtDown { flow, nb });
         // Another DT flow to the same neighbour keeps the adjacency.
         let still = self.n1.values().any(|s| matches!(s, N1::Dt { nb: n } if *n == nb));

@@ -379,18 +379,8 @@ impl<L: ShimLink> ShimTask<L> {
 
     /// Carries out what the core asked for, until it asks nothing.
     fn pump(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
-        loop {
-            let mut events: Vec<ShimEvent<L::Addr>> = std::iter::from_fn(|| self.core.poll_event()).collect();
-            if events.is_empty() {
-                return;
-            }
-            // A flow is in the dataplane before the reply that brings it up
-            // leaves: the requester may send at once, and what it sends
-            // before the worker knows the flow would be dropped.
-            events.sort_by_key(|e| !matches!(e, ShimEvent::FlowUp { .. }));
-            for event in events {
-                self.event(now, ctx, event);
-            }
+        while let Some(event) = self.core.poll_event() {
+            self.event(now, ctx, event);
         }
     }
 
